@@ -1,0 +1,1 @@
+"""HTTP adapter: the FastAPI application, its middleware and error handlers. No rules here."""

@@ -1,0 +1,50 @@
+"""Build the FastAPI application from a platform: routes, middleware, error handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import gongshu
+from gongshu.api.errors import install_error_handlers
+from gongshu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gongshu.identity.deps import PlatformPort, SessionCodec
+from gongshu.identity.routes import router as identity_router
+from gongshu.kernel.errors import DatabaseUnavailable
+
+__all__ = ["create_api"]
+
+
+def create_api(platform: PlatformPort) -> FastAPI:
+    """The HTTP application with the JSON API mounted under ``/api/v1``."""
+    settings = platform.settings
+    app = FastAPI(
+        title="Gongshu 公数 API",
+        version=gongshu.__version__,
+        description="City public data platform: identity, grants, audit and more.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    app.state.session_codec = SessionCodec(
+        settings.secret_key.get_secret_value(), settings.session_max_age_seconds
+    )
+    install_error_handlers(app)
+    app.include_router(identity_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> Any:
+        """Liveness and database reachability."""
+        try:
+            with platform.uow() as uow:
+                uow.session.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as exc:
+            raise DatabaseUnavailable("database unreachable") from exc
+        return JSONResponse({"status": "ok", "version": gongshu.__version__})
+
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,77 @@
+"""The one composition root: ``build(settings)`` wires every part, for API, web, CLI and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from gongshu.identity.passwords import PasswordHasher
+from gongshu.identity.service import LoginPolicy
+from gongshu.kernel.clock import Clock, SystemClock
+from gongshu.kernel.db import check_connection, make_engine
+from gongshu.kernel.events import EventBus
+from gongshu.kernel.ratelimit import RateLimiter
+from gongshu.kernel.settings import Settings, load_settings
+from gongshu.kernel.uow import RequestContext, UnitOfWork
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["Platform", "build", "create_app"]
+
+
+@dataclass
+class Platform:
+    """Everything a request, a command or a test needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    bus: EventBus = field(default_factory=EventBus)
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    def __post_init__(self) -> None:
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.passwords = PasswordHasher(self.settings.password_hash_profile)
+        self.login_policy = LoginPolicy(
+            self.settings.login_max_failures, self.settings.login_window_seconds
+        )
+
+    def uow(self, context: RequestContext | None = None) -> UnitOfWork:
+        """A fresh unit of work: ``with platform.uow() as uow: … uow.commit()``."""
+        return UnitOfWork(self.session_factory, clock=self.clock, bus=self.bus, context=context)
+
+    def check_database(self) -> None:
+        """Raise one clear error when the database cannot be reached."""
+        check_connection(self.engine)
+
+    @cached_property
+    def app(self) -> FastAPI:
+        """The HTTP application: API, web pages and health check."""
+        from gongshu.api.app import create_api
+        from gongshu.web.app import mount_web
+
+        app = create_api(self)
+        mount_web(app, self)
+        return app
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Platform:
+    """Wire the platform from settings (read from the environment when not given)."""
+    settings = settings or load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    return Platform(settings=settings, engine=engine, clock=clock or SystemClock())
+
+
+def create_app() -> FastAPI:
+    """Factory for ``uvicorn --factory gongshu.bootstrap:create_app``."""
+    return build().app

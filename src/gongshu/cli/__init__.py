@@ -1,0 +1,1 @@
+"""Command-line adapter ``gongshu``: parse, call one service, print. No rules here."""

@@ -1,0 +1,22 @@
+"""Identity: organisations, users, roles, API tokens, grants and the one ``authorize`` call."""
+
+from gongshu.identity.authz import ACTIONS, Actor, Resource, authorize, can
+from gongshu.identity.grants import check_access, require_access
+from gongshu.identity.models import DeliveryMode, GrantStatus, OrgKind, Role
+from gongshu.identity.service import CONSOLE, audit
+
+__all__ = [
+    "ACTIONS",
+    "CONSOLE",
+    "Actor",
+    "DeliveryMode",
+    "GrantStatus",
+    "OrgKind",
+    "Resource",
+    "Role",
+    "audit",
+    "authorize",
+    "can",
+    "check_access",
+    "require_access",
+]

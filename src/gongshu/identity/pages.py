@@ -1,0 +1,457 @@
+"""Web pages of the identity domain: sign-in, the console per role, tokens, grants, audit.
+
+Pages work without JavaScript: plain forms with a CSRF token, redirects after POST.
+Each page has a JSON twin under ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from gongshu.identity import calendar as calendar_service
+from gongshu.identity import grants as grant_service
+from gongshu.identity import service
+from gongshu.identity.authz import ACTIONS, can
+from gongshu.identity.deps import (
+    SESSION_COOKIE,
+    CurrentActor,
+    MaybeActor,
+    UoW,
+    codec,
+    get_platform,
+    verify_csrf,
+)
+from gongshu.identity.models import DeliveryMode, GrantStatus, Organisation, OrgKind, Role
+from gongshu.identity.schemas import GrantCreate, TokenCreate
+from gongshu.kernel.calendar import WorkingCalendar
+from gongshu.kernel.clock import BEIJING, local_date
+from gongshu.kernel.errors import GongshuError, InvalidInput, NotFound
+from gongshu.kernel.uow import UnitOfWork
+
+__all__ = ["CONSOLE_TILES", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+# Each role's landing console: (title, description, link or None while the domain is pending).
+CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
+    Role.BUREAU_ADMIN: [
+        ("机构与用户", "管理机构层级、用户与角色", "/console/organisations"),
+        ("授权管理", "签发、暂停、撤销数据授权", "/console/grants"),
+        ("工作日历", "导入节假日与调休安排", "/console/calendar"),
+        ("目录治理", "审核与发布数据目录", None),
+    ],
+    Role.DEPT_OFFICER: [
+        ("本部门授权", "查看本部门获得的数据授权", "/console/grants"),
+        ("本部门目录", "编制目录、上传数据、答复申请与异议", None),
+    ],
+    Role.DISTRICT_OFFICER: [
+        ("本区授权", "查看本区获得的数据授权", "/console/grants"),
+        ("区级目录", "四级目录与数据回流", None),
+    ],
+    Role.REGISTRAR: [("登记受理", "受理、审核、公示数据资源与产品登记", None)],
+    Role.AUTHORITY: [
+        ("授权一览", "查看全部数据授权", "/console/grants"),
+        ("授权运营", "授权协议、上限收费标准与披露", None),
+    ],
+    Role.OPERATOR: [
+        ("本机构授权", "查看本机构的数据授权", "/console/grants"),
+        ("专区与沙箱", "在专区内运行受控查询、管理产品与价格", None),
+    ],
+    Role.PRICE_REGULATOR: [("最高准许收入", "核定最高准许收入与价格报告", None)],
+    Role.AUDITOR: [
+        ("审计日志", "检索全部操作记录（本人操作除外）", "/console/audit"),
+        ("授权一览", "只读查看全部授权", "/console/grants"),
+    ],
+    Role.SECURITY_OFFICER: [
+        ("审计日志", "检索操作记录、复核审计员行为", "/console/audit"),
+        ("紧急冻结", "暂停可疑授权", "/console/grants"),
+    ],
+    Role.PUBLIC: [("数据开放", "检索与下载开放数据、申请数据", None)],
+}
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page through the renderer the web adapter installed."""
+    response: HTMLResponse = request.app.state.render(request, name, context, status)
+    return response
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only same-site paths: an open redirect would turn the login page into a phishing aid.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/console"
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(actor: MaybeActor) -> Response:
+    """Send visitors to their console or to sign in."""
+    return _see_other("/console" if actor else "/login")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, actor: MaybeActor, next: str | None = None) -> Response:
+    """The sign-in form."""
+    if actor is not None:
+        return _see_other(_safe_next(next))
+    return render(request, "login.html", next=_safe_next(next), error=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    uow: UoW,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
+    """Check the password, set the session cookie, go to the console."""
+    verify_csrf(request, csrf_token)
+    platform = get_platform(request)
+    try:
+        user, _actor = service.login(
+            uow,
+            username=username,
+            password=password,
+            passwords=platform.passwords,
+            policy=platform.login_policy,
+        )
+    except GongshuError as exc:
+        return render(
+            request,
+            "login.html",
+            next=_safe_next(next),
+            error=exc.message,
+            username=username[:80],
+            status=exc.status,
+        )
+    response = _see_other(_safe_next(next))
+    response.set_cookie(
+        SESSION_COOKIE,
+        codec(request).dumps(user),
+        httponly=True,
+        samesite="lax",
+        max_age=platform.settings.session_max_age_seconds,
+        secure=platform.settings.public_url.startswith("https://"),
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """End the session."""
+    verify_csrf(request, csrf_token)
+    response = _see_other("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console(request: Request, actor: CurrentActor, uow: UoW) -> Response:
+    """The landing console, one section per role the user holds."""
+    memberships = service.memberships_of(uow, actor.user_id)
+    sections = [(m, CONSOLE_TILES.get(m.role, [])) for m in memberships]
+    return render(request, "console.html", actor=actor, sections=sections)
+
+
+@router.get("/console/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
+    """The user's API tokens."""
+    return render(
+        request,
+        "tokens.html",
+        actor=actor,
+        tokens=service.list_tokens(uow, actor=actor),
+        issued=None,
+        now=uow.clock.now(),
+    )
+
+
+@router.post("/console/tokens", response_class=HTMLResponse)
+def tokens_create(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    name: Annotated[str, Form()] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+    expires_in_days: Annotated[int, Form()] = 90,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a token and show its secret once."""
+    verify_csrf(request, csrf_token)
+    try:
+        data = TokenCreate.model_validate(
+            {"name": name, "scopes": scopes or ["read"], "expires_in_days": expires_in_days}
+        )
+    except ValidationError as exc:
+        raise InvalidInput(_form_error(exc)) from exc
+    _token, raw = service.create_token(uow, actor=actor, data=data)
+    return render(
+        request,
+        "tokens.html",
+        actor=actor,
+        tokens=service.list_tokens(uow, actor=actor),
+        issued=raw,
+        now=uow.clock.now(),
+    )
+
+
+@router.post("/console/tokens/{token_id}/revoke")
+def tokens_revoke(
+    request: Request,
+    token_id: str,
+    actor: CurrentActor,
+    uow: UoW,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoke one of the user's tokens."""
+    verify_csrf(request, csrf_token)
+    service.revoke_token(uow, actor=actor, token_id=token_id)
+    return _see_other("/console/tokens")
+
+
+def _organisation_names(uow: UnitOfWork, ids: set[str]) -> dict[str, str]:
+    rows = uow.session.execute(
+        sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+    )
+    return {i: n for i, n in rows}
+
+
+@router.get("/console/grants", response_class=HTMLResponse)
+def grants_page(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    cursor: str | None = None,
+    status: GrantStatus | None = None,
+) -> Response:
+    """Grants the user may see; administrators also get the issue form."""
+    page = grant_service.list_grants(uow, actor=actor, cursor=cursor, status=status, limit=50)
+    now = uow.clock.now()
+    names = _organisation_names(uow, {g.subject_organisation_id for g in page.items})
+    rows = [
+        (g, grant_service.effective_status(g, now).value, names.get(g.subject_organisation_id, "?"))
+        for g in page.items
+    ]
+    return render(
+        request,
+        "grants.html",
+        actor=actor,
+        rows=rows,
+        page=page,
+        status_filter=status,
+        can_issue=can(actor, "grant.create"),
+        can_revoke=can(actor, "grant.revoke"),
+        can_suspend=can(actor, "grant.suspend"),
+        modes=list(DeliveryMode),
+        statuses=list(GrantStatus),
+        error=None,
+        form={},
+    )
+
+
+@router.post("/console/grants", response_class=HTMLResponse)
+def grants_create(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    subject_organisation_code: Annotated[str, Form()] = "",
+    entry_ref: Annotated[str, Form()] = "",
+    fields: Annotated[str, Form()] = "",
+    purpose: Annotated[str, Form()] = "",
+    scenario: Annotated[str, Form()] = "",
+    valid_until: Annotated[str, Form()] = "",
+    delivery_modes: Annotated[list[str] | None, Form()] = None,
+    min_group_size: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Issue a grant from the form; errors come back on the same page."""
+    verify_csrf(request, csrf_token)
+    form = {
+        "subject_organisation_code": subject_organisation_code,
+        "entry_ref": entry_ref,
+        "fields": fields,
+        "purpose": purpose,
+        "scenario": scenario,
+        "valid_until": valid_until,
+        "min_group_size": min_group_size,
+    }
+    try:
+        until = (
+            datetime.combine(datetime.strptime(valid_until, "%Y-%m-%d").date(), time(0), BEIJING)
+            if valid_until
+            else None
+        )
+        data = GrantCreate.model_validate(
+            {
+                "subject_organisation_code": subject_organisation_code,
+                "entry_ref": entry_ref,
+                "fields": [f.strip() for f in fields.replace("，", ",").split(",") if f.strip()],
+                "purpose": purpose,
+                "scenario": scenario or None,
+                "valid_until": until,
+                "delivery_modes": delivery_modes or [],
+                "min_group_size": int(min_group_size) if min_group_size.strip() else None,
+            }
+        )
+        grant_service.create_grant(uow, actor=actor, data=data)
+    except (ValidationError, ValueError, GongshuError) as exc:
+        message = _form_error(exc)
+        page = grant_service.list_grants(uow, actor=actor, limit=50)
+        now = uow.clock.now()
+        names = _organisation_names(uow, {g.subject_organisation_id for g in page.items})
+        rows = [
+            (
+                g,
+                grant_service.effective_status(g, now).value,
+                names.get(g.subject_organisation_id, "?"),
+            )
+            for g in page.items
+        ]
+        return render(
+            request,
+            "grants.html",
+            actor=actor,
+            rows=rows,
+            page=page,
+            status_filter=None,
+            can_issue=True,
+            can_revoke=can(actor, "grant.revoke"),
+            can_suspend=can(actor, "grant.suspend"),
+            modes=list(DeliveryMode),
+            statuses=list(GrantStatus),
+            error=message,
+            form=form,
+            status=422,
+        )
+    return _see_other("/console/grants")
+
+
+def _form_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(exc, GongshuError):
+        return exc.message
+    return str(exc)
+
+
+@router.post("/console/grants/{grant_id}/{transition}")
+def grants_transition(
+    request: Request,
+    grant_id: str,
+    transition: str,
+    actor: CurrentActor,
+    uow: UoW,
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoke, suspend or reinstate a grant from the list."""
+    verify_csrf(request, csrf_token)
+    change = {
+        "revoke": grant_service.revoke_grant,
+        "suspend": grant_service.suspend_grant,
+        "reinstate": grant_service.reinstate_grant,
+    }.get(transition)
+    if change is None:
+        raise NotFound(f"no grant transition {transition!r}")
+    if len(reason.strip()) < 2:
+        raise InvalidInput.field("reason", "请填写原因 (a reason is required)")
+    change(uow, actor=actor, grant_id=grant_id, reason=reason.strip())
+    return _see_other("/console/grants")
+
+
+@router.get("/console/organisations", response_class=HTMLResponse)
+def organisations_page(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    kind: OrgKind | None = None,
+    parent_id: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """Organisations, browsable down the district → street → community hierarchy."""
+    page = service.list_organisations(
+        uow, actor=actor, kind=kind, parent_id=parent_id, q=q, cursor=cursor, limit=100
+    )
+    parent = (
+        service.get_organisation(uow, actor=actor, organisation_id=parent_id) if parent_id else None
+    )
+    return render(
+        request,
+        "organisations.html",
+        actor=actor,
+        page=page,
+        kind=kind,
+        q=q or "",
+        parent=parent,
+        kinds=list(OrgKind),
+    )
+
+
+@router.get("/console/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    actor_filter: str | None = None,
+    action: str | None = None,
+    subject_id: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """Search the audit trail."""
+    page = service.search_audit(
+        uow,
+        actor=actor,
+        actor_filter=actor_filter,
+        action=action,
+        subject_id=subject_id,
+        cursor=cursor,
+        limit=50,
+    )
+    return render(
+        request,
+        "audit.html",
+        actor=actor,
+        page=page,
+        filters={
+            "actor_filter": actor_filter or "",
+            "action": action or "",
+            "subject_id": subject_id or "",
+        },
+        actions=sorted(ACTIONS),
+    )
+
+
+@router.get("/console/calendar", response_class=HTMLResponse)
+def calendar_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
+    """This year's and next year's schedule status, with a deadline calculator."""
+    today = local_date(uow.clock.now())
+    years = [
+        calendar_service.calendar_status(uow, actor=actor, year=y)
+        for y in (today.year, today.year + 1)
+    ]
+    cal = WorkingCalendar(uow.session)
+    deadlines = [(n, cal.add_working_days(today, n)) for n in (1, 2, 10, 20)]
+    return render(
+        request,
+        "calendar.html",
+        actor=actor,
+        years=years,
+        today=today,
+        deadlines=deadlines,
+        can_edit=can(actor, "calendar.edit"),
+        now=datetime.now(UTC),
+    )

@@ -1,0 +1,79 @@
+"""Typed settings, read from ``GONGSHU_*`` environment variables.
+
+Nothing here runs at import time: :func:`load_settings` is called by the composition root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEVELOPMENT_SECRET", "Settings", "load_settings"]
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; defaults fit the embedded single-machine set-up."""
+
+    model_config = SettingsConfigDict(env_prefix="GONGSHU_", extra="ignore")
+
+    env: Environment = "development"
+    home: Path = Path("var")
+    database_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None
+
+    default_language: Literal["zh", "en"] = "zh"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    token_rate_limit_per_minute: int = Field(default=600, ge=1)
+    token_default_days: int = Field(default=90, ge=1)
+    # "fast" exists for the test suite and the demo benchmark; production keeps "strong".
+    password_hash_profile: Literal["strong", "fast"] = "strong"
+
+    hash_algorithm: Literal["sm3", "sha256"] = "sm3"
+    signature_algorithm: Literal["sm2", "ed25519"] = "sm2"
+    encryption_algorithm: Literal["sm4-gcm", "aes-256-gcm"] = "sm4-gcm"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "GONGSHU_SECRET_KEY must be set outside development "
+                "(the development secret is public)"
+            )
+        if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("GONGSHU_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL; the embedded default is a SQLite file under the data home."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'gongshu.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where signing and encryption keys live."""
+        return self.home / "keys"
+
+    @property
+    def public_url(self) -> str:
+        """The address people type to reach the platform."""
+        return self.base_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

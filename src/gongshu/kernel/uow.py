@@ -1,0 +1,87 @@
+"""Unit of work: one transaction per use case, rolled back unless committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongshu.kernel.clock import Clock
+from gongshu.kernel.events import Event, EventBus
+
+__all__ = ["RequestContext", "UnitOfWork"]
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a change came from, for the audit trail."""
+
+    request_id: str = "-"
+    source_address: str = "-"
+    language: str = "zh"
+
+
+class UnitOfWork:
+    """``with uow: … uow.commit()`` — leaving the block without commit rolls everything back.
+
+    Events collected with :meth:`emit` are published after a successful commit, so no
+    subscriber ever sees a change that did not happen.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Clock,
+        bus: EventBus,
+        context: RequestContext | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.clock = clock
+        self.bus = bus
+        self.context = context or RequestContext()
+        self._session: Session | None = None
+        self._events: list[Event] = []
+
+    @property
+    def session(self) -> Session:
+        """The open session; only valid inside the ``with`` block."""
+        if self._session is None:
+            raise RuntimeError("unit of work used outside its with-block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("unit of work is not re-entrant")
+        self._session = self._session_factory()
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.rollback()
+            session.close()
+        self._events = []
+
+    def emit(self, event: Event) -> None:
+        """Queue an event for publication after commit."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        """Commit the transaction, then publish the queued events."""
+        self.session.commit()
+        events, self._events = self._events, []
+        for event in events:
+            self.bus.publish(event)
+
+    def rollback(self) -> None:
+        """Discard everything done since the last commit."""
+        self.session.rollback()
+        self._events = []

@@ -1,0 +1,22 @@
+"""Alembic environment: runs against the engine the platform hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import gongshu.identity.models
+import gongshu.kernel.audit
+import gongshu.kernel.calendar  # noqa: F401  (tables register on import)
+from gongshu.kernel.db import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()
