@@ -52,7 +52,11 @@ def test_ids_are_prefixed_unique_and_time_ordered() -> None:
     second = new_id("usr", at_ms=2_000)
     assert first.startswith("usr_") and len(first) == 30
     assert first < second
-    assert len({new_id("x") for _ in range(1000)}) == 1000
+    many = [new_id("x") for _ in range(1000)]
+    assert len(set(many)) == 1000
+    assert many == sorted(many)  # strictly increasing within one millisecond too
+    frozen = [new_id("x", at_ms=5) for _ in range(10)]
+    assert frozen == sorted(frozen)  # and under a frozen clock
 
 
 def test_fixed_clock_moves_only_when_told() -> None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gongshu.kernel.errors import GongshuError
@@ -51,6 +52,12 @@ err = Console(stderr=True)
 class _State:
     json: bool = False
     actor: str | None = None
+    closers: list[Callable[[], None]] = []  # noqa: RUF012 - one CLI run, one state
+
+    def close(self) -> None:
+        """Release what the command opened (database pools)."""
+        while self.closers:
+            self.closers.pop()()
 
 
 state = _State()
@@ -58,6 +65,7 @@ state = _State()
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     as_user: Annotated[
         str | None, typer.Option("--as", help="Act as this user (default: $GONGSHU_ACTOR).")
@@ -65,6 +73,7 @@ def _options(
 ) -> None:
     state.json = as_json
     state.actor = as_user or os.environ.get("GONGSHU_ACTOR")
+    ctx.call_on_close(state.close)
 
 
 def _jsonable(value: Any) -> Any:
@@ -123,10 +132,14 @@ def handled() -> Iterator[None]:
         if state.json:
             err.print_json(json.dumps({"error": _jsonable(exc.to_dict())}, ensure_ascii=False))
         else:
-            err.print(f"[bold red]error[/] [{exc.code}] {exc.message}", highlight=False)
+            err.print(
+                f"[bold red]error[/] {escape(f'[{exc.code}] {exc.message}')}",
+                highlight=False,
+                soft_wrap=True,
+            )
             if isinstance(exc.details, list):
                 for d in exc.details[:20]:
-                    err.print(f"  - {d}", highlight=False)
+                    err.print(f"  - {escape(str(d))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except ValidationError as exc:
         for e in exc.errors():

@@ -35,6 +35,7 @@ def console_context() -> RequestContext:
 def platform_for_cli() -> Platform:
     """Build the platform and make sure its database answers."""
     platform = build()
+    state.closers.append(platform.dispose)
     platform.check_database()
     return platform
 

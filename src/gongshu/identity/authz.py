@@ -168,7 +168,6 @@ ACTIONS: dict[str, Action] = _actions(
             Role.DEPT_OFFICER: Reach.OWN,
             Role.DISTRICT_OFFICER: Reach.OWN,
             Role.OPERATOR: Reach.OWN,
-            Role.PUBLIC: Reach.OWN,
         },
         "list and view grants",
     ),
