@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gongshu.identity.deps import CSRF_COOKIE, PlatformPort, SessionCodec
@@ -69,6 +70,12 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     secure = platform.settings.public_url.startswith("https://")
 
     def html_error(request: Request, status: int, error: dict[str, Any]) -> Response:
+        if status == 401 and request.method == "GET":
+            # A page behind sign-in: go to the login form and come back afterwards.
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return RedirectResponse(f"/login?next={target}", status_code=303)
         return renderer(request, "error.html", {"status": status, "error": error}, status)
 
     app.state.html_error_renderer = html_error
