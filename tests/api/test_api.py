@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform, build
-from gongshu.identity import service
+from gongshu.identity import service, tokens
 from gongshu.identity.schemas import TokenCreate
 from gongshu.kernel.clock import FixedClock
 from gongshu.kernel.settings import Settings
@@ -28,7 +28,7 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 def token_for(platform: Platform, username: str, scopes: list[str] | None = None) -> str:
     with platform.uow() as uow:
-        _token, raw = service.create_token(
+        _token, raw = tokens.create_token(
             uow,
             actor=actor(platform, username),
             data=TokenCreate(name="test", scopes=scopes or ["read", "write"]),

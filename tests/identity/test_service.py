@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from gongshu.bootstrap import Platform
-from gongshu.identity import service
+from gongshu.identity import service, tokens
 from gongshu.identity.errors import (
     DutyConflictError,
     LoginThrottled,
@@ -222,7 +222,7 @@ def test_a_deactivated_user_cannot_sign_in(platform: Platform) -> None:
 
 def _token(platform: Platform, username: str, **data: object) -> tuple[str, str]:
     with platform.uow() as uow:
-        token, raw = service.create_token(
+        token, raw = tokens.create_token(
             uow,
             actor=actor(platform, username),
             data=TokenCreate.model_validate({"name": "t", **data}),
@@ -232,7 +232,7 @@ def _token(platform: Platform, username: str, **data: object) -> tuple[str, str]
 
 def _whoami(platform: Platform, raw: str) -> str:
     with platform.uow() as uow:
-        return service.authenticate_token(uow, raw).username
+        return tokens.authenticate_token(uow, raw).username
 
 
 def test_tokens_are_shown_once_and_stored_hashed(platform: Platform) -> None:
@@ -246,14 +246,14 @@ def test_tokens_are_shown_once_and_stored_hashed(platform: Platform) -> None:
         assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
         assert secret not in str(stored.__dict__)
     with platform.uow() as uow:
-        bearer = service.authenticate_token(uow, raw)
+        bearer = tokens.authenticate_token(uow, raw)
     assert bearer.scopes == frozenset({"read", "write"}) and bearer.via == "token"
 
 
 @pytest.mark.parametrize("raw", ["", "gs_", "gs_tok_x", "xx_tok_1.abc", "gs_tok_nope.secret"])
 def test_malformed_and_unknown_tokens_are_refused(platform: Platform, raw: str) -> None:
     with platform.uow() as uow, pytest.raises(TokenInvalid):
-        service.authenticate_token(uow, raw)
+        tokens.authenticate_token(uow, raw)
 
 
 def test_a_token_with_the_wrong_secret_is_refused(platform: Platform) -> None:
@@ -268,7 +268,7 @@ def test_tokens_expire_and_can_be_revoked(platform: Platform, clock: FixedClock)
     _id1, short = _token(platform, "officer", expires_in_days=1)
     id2, revoked = _token(platform, "officer")
     with platform.uow() as uow:
-        service.revoke_token(uow, actor=actor(platform, "officer"), token_id=id2)
+        tokens.revoke_token(uow, actor=actor(platform, "officer"), token_id=id2)
     with pytest.raises(TokenInvalid, match="revoked"):
         _whoami(platform, revoked)
     clock.advance(days=1, seconds=1)
@@ -280,18 +280,18 @@ def test_nobody_revokes_someone_elses_token_except_admins(platform: Platform) ->
     city = build_city(platform)
     token_id, _raw = _token(platform, "officer")
     with platform.uow() as uow, pytest.raises(NotPermitted):
-        service.revoke_token(uow, actor=city.district, token_id=token_id)
+        tokens.revoke_token(uow, actor=city.district, token_id=token_id)
     with platform.uow() as uow:
-        service.revoke_token(uow, actor=city.security, token_id=token_id)
+        tokens.revoke_token(uow, actor=city.security, token_id=token_id)
 
 
 def test_a_read_token_cannot_mint_a_write_token(platform: Platform) -> None:
     build_city(platform)
     _id, raw = _token(platform, "admin", scopes=["read"])
     with platform.uow() as uow:
-        bearer = service.authenticate_token(uow, raw)
+        bearer = tokens.authenticate_token(uow, raw)
     with platform.uow() as uow, pytest.raises(NotPermitted):
-        service.create_token(uow, actor=bearer, data=TokenCreate(name="x", scopes=["write"]))
+        tokens.create_token(uow, actor=bearer, data=TokenCreate(name="x", scopes=["write"]))
 
 
 def test_deactivating_a_user_ends_their_tokens(platform: Platform) -> None:

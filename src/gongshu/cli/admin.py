@@ -28,7 +28,7 @@ from gongshu.cli.main import (
 from gongshu.cli.setup import console_context, platform_for_cli
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
-from gongshu.identity import service
+from gongshu.identity import service, tokens
 from gongshu.identity.authz import Actor
 from gongshu.identity.errors import UserNotFound
 from gongshu.identity.models import DeliveryMode, GrantStatus, OrgKind, Role, User
@@ -310,7 +310,7 @@ def token_create(
     with handled():
         _platform, uow = _session()
         with uow:
-            token, raw = service.create_token(
+            token, raw = tokens.create_token(
                 uow,
                 actor=_actor(uow),
                 data=TokenCreate.model_validate(
@@ -327,7 +327,7 @@ def token_list() -> None:
         _platform, uow = _session()
         with uow:
             emit(
-                [TokenRead.model_validate(t) for t in service.list_tokens(uow, actor=_actor(uow))],
+                [TokenRead.model_validate(t) for t in tokens.list_tokens(uow, actor=_actor(uow))],
                 columns=["id", "name", "scopes", "expires_at", "revoked_at", "last_used_at"],
             )
 
@@ -340,7 +340,7 @@ def token_revoke(token_id: str) -> None:
         with uow:
             emit(
                 TokenRead.model_validate(
-                    service.revoke_token(uow, actor=_actor(uow), token_id=token_id)
+                    tokens.revoke_token(uow, actor=_actor(uow), token_id=token_id)
                 )
             )
 

@@ -18,7 +18,8 @@ from gongshu.identity.authz import Actor
 from gongshu.identity.errors import TokenInvalid
 from gongshu.identity.models import User
 from gongshu.identity.passwords import PasswordHasher
-from gongshu.identity.service import LoginPolicy, actor_for_user, authenticate_token
+from gongshu.identity.service import LoginPolicy, actor_for_user
+from gongshu.identity.tokens import authenticate_token
 from gongshu.kernel.errors import NotAuthenticated, PermissionDenied
 from gongshu.kernel.ratelimit import RateLimiter
 from gongshu.kernel.settings import Settings

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
-from gongshu.identity import service
+from gongshu.identity import service, tokens
 from gongshu.identity.authz import ACTIONS, can
 from gongshu.identity.deps import (
     SESSION_COOKIE,
@@ -172,7 +172,7 @@ def tokens_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
         request,
         "tokens.html",
         actor=actor,
-        tokens=service.list_tokens(uow, actor=actor),
+        tokens=tokens.list_tokens(uow, actor=actor),
         issued=None,
         now=uow.clock.now(),
     )
@@ -196,12 +196,12 @@ def tokens_create(
         )
     except ValidationError as exc:
         raise InvalidInput(_form_error(exc)) from exc
-    _token, raw = service.create_token(uow, actor=actor, data=data)
+    _token, raw = tokens.create_token(uow, actor=actor, data=data)
     return render(
         request,
         "tokens.html",
         actor=actor,
-        tokens=service.list_tokens(uow, actor=actor),
+        tokens=tokens.list_tokens(uow, actor=actor),
         issued=raw,
         now=uow.clock.now(),
     )
@@ -217,7 +217,7 @@ def tokens_revoke(
 ) -> Response:
     """Revoke one of the user's tokens."""
     verify_csrf(request, csrf_token)
-    service.revoke_token(uow, actor=actor, token_id=token_id)
+    tokens.revoke_token(uow, actor=actor, token_id=token_id)
     return _see_other("/console/tokens")
 
 

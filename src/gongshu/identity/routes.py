@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
-from gongshu.identity import service
+from gongshu.identity import service, tokens
 from gongshu.identity.deps import CurrentActor, UoW, get_platform, page_response
 from gongshu.identity.models import GrantStatus, OrgKind, Role
 from gongshu.identity.schemas import (
@@ -157,14 +157,14 @@ def revoke_role(
 @router.get("/tokens", tags=["tokens"])
 def list_tokens(actor: CurrentActor, uow: UoW) -> dict[str, Any]:
     """The caller's API tokens (never their secrets)."""
-    tokens = service.list_tokens(uow, actor=actor)
-    return {"data": [TokenRead.model_validate(t).model_dump(mode="json") for t in tokens]}
+    mine = tokens.list_tokens(uow, actor=actor)
+    return {"data": [TokenRead.model_validate(t).model_dump(mode="json") for t in mine]}
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, tags=["tokens"])
 def create_token(data: TokenCreate, actor: CurrentActor, uow: UoW) -> TokenIssued:
     """Issue a token; the ``token`` value is shown only in this response."""
-    token, raw = service.create_token(uow, actor=actor, data=data)
+    token, raw = tokens.create_token(uow, actor=actor, data=data)
     return TokenIssued.model_validate(
         {**TokenRead.model_validate(token).model_dump(), "token": raw}
     )
@@ -173,7 +173,7 @@ def create_token(data: TokenCreate, actor: CurrentActor, uow: UoW) -> TokenIssue
 @router.delete("/tokens/{token_id}", tags=["tokens"])
 def revoke_token(token_id: str, actor: CurrentActor, uow: UoW) -> TokenRead:
     """Revoke a token."""
-    return TokenRead.model_validate(service.revoke_token(uow, actor=actor, token_id=token_id))
+    return TokenRead.model_validate(tokens.revoke_token(uow, actor=actor, token_id=token_id))
 
 
 @router.get("/grants", tags=["grants"])
