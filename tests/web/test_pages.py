@@ -26,21 +26,32 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     client.get("/login")
     csrf = client.cookies.get("gongshu_csrf")
     assert csrf
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return csrf
 
 
 def test_pages_behind_sign_in_redirect_to_login_and_back(client: TestClient, city: City) -> None:
-    response = client.get("/console/grants?status=active", headers={"Accept": "text/html"},
-                          follow_redirects=False)
+    response = client.get(
+        "/console/grants?status=active", headers={"Accept": "text/html"}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/console/grants%3Fstatus%3Dactive"
     csrf = client.get("/login").cookies.get("gongshu_csrf") or client.cookies["gongshu_csrf"]
-    back = client.post("/login", data={"username": "officer", "password": PASSWORD,
-                                       "csrf_token": csrf, "next": "/console/grants"},
-                       follow_redirects=False)
+    back = client.post(
+        "/login",
+        data={
+            "username": "officer",
+            "password": PASSWORD,
+            "csrf_token": csrf,
+            "next": "/console/grants",
+        },
+        follow_redirects=False,
+    )
     assert back.headers["location"] == "/console/grants"
 
 
@@ -54,8 +65,9 @@ def test_login_refuses_a_missing_csrf_token(client: TestClient, city: City) -> N
 def test_a_wrong_password_stays_on_the_form(client: TestClient, city: City) -> None:
     client.get("/login")
     csrf = client.cookies["gongshu_csrf"]
-    response = client.post("/login", data={"username": "officer", "password": "nope-nope-nope",
-                                           "csrf_token": csrf})
+    response = client.post(
+        "/login", data={"username": "officer", "password": "nope-nope-nope", "csrf_token": csrf}
+    )
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text and 'value="officer"' in response.text
 
@@ -63,9 +75,16 @@ def test_a_wrong_password_stays_on_the_form(client: TestClient, city: City) -> N
 def test_no_open_redirect_after_login(client: TestClient, city: City) -> None:
     client.get("/login")
     csrf = client.cookies["gongshu_csrf"]
-    response = client.post("/login", data={"username": "officer", "password": PASSWORD,
-                                           "csrf_token": csrf, "next": "//evil.example/x"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "username": "officer",
+            "password": PASSWORD,
+            "csrf_token": csrf,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/console"
 
 
@@ -86,8 +105,13 @@ def test_a_session_ends_on_logout_and_on_password_change(
     from gongshu.identity import service
 
     with platform.uow() as uow:
-        service.set_password(uow, actor=city.admin, user_id="officer",
-                             password="a-brand-new-password", passwords=platform.passwords)
+        service.set_password(
+            uow,
+            actor=city.admin,
+            user_id="officer",
+            password="a-brand-new-password",
+            passwords=platform.passwords,
+        )
     assert client.get("/api/v1/me").status_code == 401
 
 
@@ -95,20 +119,38 @@ def test_admin_issues_and_revokes_a_grant_through_the_form(
     client: TestClient, city: City, platform: Platform
 ) -> None:
     csrf = sign_in(client, "admin")
-    bad = client.post("/console/grants", data={
-        "csrf_token": csrf, "subject_organisation_code": TRANSPORT, "entry_ref": "demo.x",
-        "fields": "a", "purpose": "测试用途", "valid_until": "2027-01-01"})
+    bad = client.post(
+        "/console/grants",
+        data={
+            "csrf_token": csrf,
+            "subject_organisation_code": TRANSPORT,
+            "entry_ref": "demo.x",
+            "fields": "a",
+            "purpose": "测试用途",
+            "valid_until": "2027-01-01",
+        },
+    )
     assert bad.status_code == 422 and "delivery_modes" in bad.text
-    created = client.post("/console/grants", data={
-        "csrf_token": csrf, "subject_organisation_code": TRANSPORT, "entry_ref": "demo.x",
-        "fields": "a，b", "purpose": "测试用途", "valid_until": "2027-01-01",
-        "delivery_modes": ["api"]}, follow_redirects=False)
+    created = client.post(
+        "/console/grants",
+        data={
+            "csrf_token": csrf,
+            "subject_organisation_code": TRANSPORT,
+            "entry_ref": "demo.x",
+            "fields": "a，b",
+            "purpose": "测试用途",
+            "valid_until": "2027-01-01",
+            "delivery_modes": ["api"],
+        },
+        follow_redirects=False,
+    )
     assert created.status_code == 303
     page = client.get("/console/grants").text
     assert "demo.x" in page and "a, b" in page
     grant_id = make_grant(platform, city.admin)
-    client.post(f"/console/grants/{grant_id}/revoke", data={"csrf_token": csrf,
-                                                           "reason": "到期收回"})
+    client.post(
+        f"/console/grants/{grant_id}/revoke", data={"csrf_token": csrf, "reason": "到期收回"}
+    )
     assert "到期收回" in client.get("/console/grants").text
 
 
