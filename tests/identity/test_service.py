@@ -368,3 +368,24 @@ def test_audit_search_pages_by_cursor(platform: Platform) -> None:
             break
     assert len(seen) == len(set(seen)) == 8
     assert seen == sorted(seen, reverse=True)
+
+
+def test_the_throttle_counts_the_account_however_its_name_is_typed(platform: Platform) -> None:
+    build_city(platform)
+    for variant in ["officer", " officer", "OFFICER ", "  Officer", "officer\t"]:
+        with pytest.raises(WrongCredentials):
+            _login(platform, variant, "guess", address=f"10.0.1.{len(variant)}")
+    with pytest.raises(LoginThrottled):
+        _login(platform, "officer", PASSWORD, address="10.9.9.9")
+
+
+def test_a_valid_account_does_not_reset_its_address_counter(platform: Platform) -> None:
+    build_city(platform)
+    for _ in range(platform.settings.login_max_failures - 1):
+        with pytest.raises(WrongCredentials):
+            _login(platform, "officer", "guess")
+    _login(platform, "district", PASSWORD)  # the attacker's own account
+    with pytest.raises(WrongCredentials):
+        _login(platform, "officer", "guess")
+    with pytest.raises(LoginThrottled):
+        _login(platform, "officer", "guess")

@@ -149,9 +149,13 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    """End the session."""
+def logout(
+    request: Request, actor: MaybeActor, uow: UoW, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """End the session — on the server too, so a copied cookie stops working."""
     verify_csrf(request, csrf_token)
+    if actor is not None:
+        service.logout(uow, actor=actor)
     response = _see_other("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

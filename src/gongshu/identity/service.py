@@ -58,6 +58,7 @@ __all__ = [
     "list_organisations",
     "list_users",
     "login",
+    "logout",
     "memberships_of",
     "organisation_by_code",
     "revoke_role",
@@ -408,6 +409,16 @@ def revoke_role(
     uow.commit()
 
 
+def logout(uow: UnitOfWork, *, actor: Actor) -> None:
+    """End every session of the actor: signed cookies carry the version this bumps."""
+    user = uow.session.get(User, actor.user_id)
+    if user is None:
+        return
+    user.session_version += 1
+    audit(uow, actor, "session.logout", "user", user.id)
+    uow.commit()
+
+
 def set_password(
     uow: UnitOfWork, *, actor: Actor, user_id: str, password: str, passwords: PasswordHasher
 ) -> None:
@@ -455,7 +466,7 @@ class LoginPolicy:
 
 
 def _throttle_keys(username: str, source_address: str) -> list[str]:
-    return [f"user:{username.lower()}", f"addr:{source_address}"]
+    return [f"user:{username}", f"addr:{source_address}"]
 
 
 def login(
@@ -468,6 +479,8 @@ def login(
 ) -> tuple[User, Actor]:
     """Check a password; the same error for an unknown user and a wrong password."""
     now = uow.clock.now()
+    # Normalise once: the throttle must count exactly the account the lookup finds.
+    username = username.strip().lower()[:200]
     keys = _throttle_keys(username, uow.context.source_address)
     throttles = {
         t.key: t
@@ -484,7 +497,7 @@ def login(
                     + 1
                 },
             )
-    user = uow.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    user = uow.session.scalar(sa.select(User).where(User.username == username))
     ok = passwords.verify(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         for key in keys:
@@ -508,8 +521,11 @@ def login(
         )
         uow.commit()
         raise WrongCredentials("用户名或密码错误 (wrong username or password)")
-    for t in throttles.values():
-        uow.session.delete(t)
+    # Success clears this account's counter only: one valid account must not reset the
+    # counter of the address it is guessing from.
+    user_key = throttles.get(keys[0])
+    if user_key is not None:
+        uow.session.delete(user_key)
     if passwords.needs_rehash(user.password_hash or ""):
         user.password_hash = passwords.hash(password)
     actor = actor_for_user(uow, user)

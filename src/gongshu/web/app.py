@@ -93,7 +93,9 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
             response.set_cookie(CSRF_COOKIE, fresh, httponly=True, samesite="lax", secure=secure)
         asked = request.query_params.get("lang")
         if asked in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, asked, samesite="lax", max_age=365 * 86400)
+            response.set_cookie(
+                LANG_COOKIE, asked, samesite="lax", max_age=365 * 86400, secure=secure
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
