@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from pydantic import SecretStr
 from rich.progress import Progress
@@ -43,7 +45,7 @@ from gongshu.identity.schemas import (
     TokenRead,
     UserCreate,
 )
-from gongshu.kernel.calendar import DayOverride, WorkingCalendar
+from gongshu.kernel.calendar import DayOverride
 from gongshu.kernel.clock import BEIJING
 from gongshu.kernel.errors import InvalidInput, NotAuthenticated
 from gongshu.kernel.uow import UnitOfWork
@@ -54,8 +56,6 @@ __all__: list[str] = []
 def _actor(uow: UnitOfWork) -> Actor:
     if not state.actor:
         raise NotAuthenticated("pass --as USERNAME (or set GONGSHU_ACTOR) to act as a user")
-    import sqlalchemy as sa
-
     user = uow.session.scalar(sa.select(User).where(User.username == state.actor))
     if user is None or not user.active:
         raise UserNotFound(f"no active user {state.actor!r}")
@@ -358,12 +358,6 @@ GRANT_COLUMNS = [
 ]
 
 
-def _grant_row(grant: Any, now: datetime) -> dict[str, Any]:
-    read = GrantRead.model_validate(grant)
-    read.effective_status = grant_service.effective_status(grant, now).value
-    return read.model_dump(mode="json")
-
-
 @grant_app.command("list")
 def grant_list(
     organisation: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
@@ -384,7 +378,7 @@ def grant_list(
                 limit=limit,
             )
             now = uow.clock.now()
-            emit([_grant_row(g, now) for g in page.items], columns=GRANT_COLUMNS)
+            emit([GrantRead.of(g, now) for g in page.items], columns=GRANT_COLUMNS)
 
 
 @grant_app.command("create")
@@ -421,7 +415,7 @@ def grant_create(
                     rate_limit_per_minute=rate_limit,
                 ),
             )
-            emit(_grant_row(grant, uow.clock.now()))
+            emit(GrantRead.of(grant, uow.clock.now()))
 
 
 def _transition(action: Any, grant_id: str, reason: str) -> None:
@@ -429,7 +423,7 @@ def _transition(action: Any, grant_id: str, reason: str) -> None:
         _platform, uow = _session()
         with uow:
             grant = action(uow, actor=_actor(uow), grant_id=grant_id, reason=reason)
-            emit(_grant_row(grant, uow.clock.now()))
+            emit(GrantRead.of(grant, uow.clock.now()))
 
 
 @grant_app.command("revoke")
@@ -478,15 +472,7 @@ def calendar_show(year: int) -> None:
         _platform, uow = _session()
         with uow:
             status = calendar_service.calendar_status(uow, actor=_actor(uow), year=year)
-            emit(
-                {
-                    "year": year,
-                    "source": status.source,
-                    "holidays": status.holidays,
-                    "makeup_workdays": status.makeup_workdays,
-                    "warning": status.warning,
-                }
-            )
+            emit(status.as_dict())
 
 
 @calendar_app.command("import")
@@ -499,14 +485,7 @@ def calendar_import(year: int, path: Path) -> None:
             status = calendar_service.import_year(
                 uow, actor=_actor(uow), year=year, text=text, filename=str(path)
             )
-            emit(
-                {
-                    "year": year,
-                    "source": status.source,
-                    "holidays": status.holidays,
-                    "makeup_workdays": status.makeup_workdays,
-                }
-            )
+            emit(status.as_dict())
 
 
 @calendar_app.command("set")
@@ -524,14 +503,7 @@ def calendar_set(
                 actor=_actor(uow),
                 override=DayOverride(date.fromisoformat(day), kind == "workday", name),
             )
-            emit(
-                {
-                    "year": status.year,
-                    "source": status.source,
-                    "holidays": status.holidays,
-                    "makeup_workdays": status.makeup_workdays,
-                }
-            )
+            emit(status.as_dict())
 
 
 @calendar_app.command("deadline")
@@ -540,16 +512,15 @@ def calendar_deadline(start: str, working_days: int) -> None:
     with handled():
         _platform, uow = _session()
         with uow:
-            calendar_service.calendar_status(uow, actor=_actor(uow), year=int(start[:4]))
-            cal = WorkingCalendar(uow.session)
-            due = cal.add_working_days(date.fromisoformat(start), working_days)
             emit(
-                {
-                    "start": start,
-                    "working_days": working_days,
-                    "due": due.isoformat(),
-                    "warnings": cal.warnings,
-                }
+                asdict(
+                    calendar_service.deadline(
+                        uow,
+                        actor=_actor(uow),
+                        start=date.fromisoformat(start),
+                        working_days=working_days,
+                    )
+                )
             )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -20,7 +21,7 @@ from gongshu.kernel.calendar import (
 from gongshu.kernel.errors import InvalidInput
 from gongshu.kernel.uow import UnitOfWork
 
-__all__ = ["calendar_status", "import_year", "seed_calendar", "set_day"]
+__all__ = ["Deadline", "calendar_status", "deadline", "import_year", "seed_calendar", "set_day"]
 
 SEED_SOURCE = "chinese-calendar"
 BUREAU_SOURCE = "bureau"
@@ -145,3 +146,21 @@ def calendar_status(uow: UnitOfWork, *, actor: Actor, year: int) -> YearStatus:
     """Whether a year's schedule is loaded, and from where."""
     authorize(actor, "calendar.read")
     return WorkingCalendar(uow.session).status(year)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline in working days, with any fallback warnings met while counting."""
+
+    start: date
+    working_days: int
+    due: date
+    warnings: list[str]
+
+
+def deadline(uow: UnitOfWork, *, actor: Actor, start: date, working_days: int) -> Deadline:
+    """The date ``working_days`` working days after ``start``."""
+    authorize(actor, "calendar.read")
+    cal = WorkingCalendar(uow.session)
+    due = cal.add_working_days(start, working_days)
+    return Deadline(start, working_days, due, cal.warnings)

@@ -17,15 +17,15 @@ from gongshu.identity.models import DeliveryMode, Grant, GrantStatus, Organisati
 from gongshu.identity.schemas import AccessDecision, GrantCreate
 from gongshu.identity.service import audit, organisation_by_code
 from gongshu.kernel.audit import snapshot
-from gongshu.kernel.errors import Conflict, InvalidInput
+from gongshu.kernel.errors import Conflict, InvalidInput, NotFound
 from gongshu.kernel.ids import new_id
 from gongshu.kernel.pagination import Page, decode_cursor, paginate
 from gongshu.kernel.uow import UnitOfWork
 
 __all__ = [
+    "change_status",
     "check_access",
     "create_grant",
-    "effective_status",
     "expire_grants",
     "get_grant",
     "list_grants",
@@ -36,14 +36,6 @@ __all__ = [
 ]
 
 ALL_FIELDS = "*"
-
-
-def effective_status(grant: Grant, now: datetime) -> GrantStatus:
-    """The status that applies right now: an active grant outside its window is expired."""
-    status = GrantStatus(grant.status)
-    if status is GrantStatus.ACTIVE and now >= grant.valid_until:
-        return GrantStatus.EXPIRED
-    return status
 
 
 def _resource(grant: Grant) -> Resource:
@@ -158,7 +150,7 @@ def _change_status(
     if grant is None:
         raise GrantNotFound(f"no grant {grant_id!r}")
     now = uow.clock.now()
-    current = effective_status(grant, now)
+    current = grant.status_at(now)
     if current not in allowed_from:
         raise Conflict(f"grant is {current.value}; cannot {action.split('.')[1]} it")
     before = snapshot(grant)
@@ -207,6 +199,25 @@ def reinstate_grant(uow: UnitOfWork, *, actor: Actor, grant_id: str, reason: str
         to=GrantStatus.ACTIVE,
         reason=reason,
     )
+
+
+_TRANSITIONS = {
+    "revoke": revoke_grant,
+    "suspend": suspend_grant,
+    "reinstate": reinstate_grant,
+}
+
+
+def change_status(
+    uow: UnitOfWork, *, actor: Actor, grant_id: str, transition: str, reason: str
+) -> Grant:
+    """Apply a named transition (revoke, suspend, reinstate) with its reason."""
+    change = _TRANSITIONS.get(transition)
+    if change is None:
+        raise NotFound(f"no grant transition {transition!r}; use revoke, suspend or reinstate")
+    if len(reason.strip()) < 2:
+        raise InvalidInput.field("body.reason", "请填写原因 (a reason is required)")
+    return change(uow, actor=actor, grant_id=grant_id, reason=reason.strip())
 
 
 def expire_grants(uow: UnitOfWork, *, actor: Actor) -> int:
@@ -268,7 +279,7 @@ def check_access(
     wanted = set(fields)
     reasons: list[str] = []
     for grant in candidates:
-        status = effective_status(grant, now)
+        status = grant.status_at(now)
         if status is not GrantStatus.ACTIVE:
             reasons.append(f"grant {grant.id} is {status.value}")
             continue

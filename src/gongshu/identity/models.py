@@ -197,3 +197,10 @@ class Grant(Base):
     issued_by_id: Mapped[str] = mapped_column(sa.ForeignKey("app_user.id", ondelete="RESTRICT"))
     issued_at: Mapped[datetime]
     changed_at: Mapped[datetime]
+
+    def status_at(self, now: datetime) -> GrantStatus:
+        """The status that applies now: an active grant past its window is expired."""
+        status = GrantStatus(self.status)
+        if status is GrantStatus.ACTIVE and now >= self.valid_until:
+            return GrantStatus.EXPIRED
+        return status

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
 from gongshu.identity import service, tokens
-from gongshu.identity.authz import ACTIONS, can
+from gongshu.identity.authz import ACTIONS, Actor, can
 from gongshu.identity.deps import (
     SESSION_COOKIE,
     CurrentActor,
@@ -31,7 +31,7 @@ from gongshu.identity.models import DeliveryMode, GrantStatus, Organisation, Org
 from gongshu.identity.schemas import GrantCreate, TokenCreate
 from gongshu.kernel.calendar import WorkingCalendar
 from gongshu.kernel.clock import BEIJING, local_date
-from gongshu.kernel.errors import GongshuError, InvalidInput, NotFound
+from gongshu.kernel.errors import GongshuError, InvalidInput
 from gongshu.kernel.uow import UnitOfWork
 
 __all__ = ["CONSOLE_TILES", "router"]
@@ -232,6 +232,43 @@ def _organisation_names(uow: UnitOfWork, ids: set[str]) -> dict[str, str]:
     return {i: n for i, n in rows}
 
 
+def _render_grants(
+    request: Request,
+    actor: Actor,
+    uow: UnitOfWork,
+    *,
+    cursor: str | None = None,
+    status_filter: GrantStatus | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    page = grant_service.list_grants(
+        uow, actor=actor, cursor=cursor, status=status_filter, limit=50
+    )
+    now = uow.clock.now()
+    names = _organisation_names(uow, {g.subject_organisation_id for g in page.items})
+    rows = [
+        (g, g.status_at(now).value, names.get(g.subject_organisation_id, "?")) for g in page.items
+    ]
+    return render(
+        request,
+        "grants.html",
+        status=status,
+        actor=actor,
+        rows=rows,
+        page=page,
+        status_filter=status_filter,
+        can_issue=can(actor, "grant.create"),
+        can_revoke=can(actor, "grant.revoke"),
+        can_suspend=can(actor, "grant.suspend"),
+        modes=list(DeliveryMode),
+        statuses=list(GrantStatus),
+        error=error,
+        form=form or {},
+    )
+
+
 @router.get("/console/grants", response_class=HTMLResponse)
 def grants_page(
     request: Request,
@@ -241,28 +278,7 @@ def grants_page(
     status: GrantStatus | None = None,
 ) -> Response:
     """Grants the user may see; administrators also get the issue form."""
-    page = grant_service.list_grants(uow, actor=actor, cursor=cursor, status=status, limit=50)
-    now = uow.clock.now()
-    names = _organisation_names(uow, {g.subject_organisation_id for g in page.items})
-    rows = [
-        (g, grant_service.effective_status(g, now).value, names.get(g.subject_organisation_id, "?"))
-        for g in page.items
-    ]
-    return render(
-        request,
-        "grants.html",
-        actor=actor,
-        rows=rows,
-        page=page,
-        status_filter=status,
-        can_issue=can(actor, "grant.create"),
-        can_revoke=can(actor, "grant.revoke"),
-        can_suspend=can(actor, "grant.suspend"),
-        modes=list(DeliveryMode),
-        statuses=list(GrantStatus),
-        error=None,
-        form={},
-    )
+    return _render_grants(request, actor, uow, cursor=cursor, status_filter=status)
 
 
 @router.post("/console/grants", response_class=HTMLResponse)
@@ -311,34 +327,7 @@ def grants_create(
         )
         grant_service.create_grant(uow, actor=actor, data=data)
     except (ValidationError, ValueError, GongshuError) as exc:
-        message = _form_error(exc)
-        page = grant_service.list_grants(uow, actor=actor, limit=50)
-        now = uow.clock.now()
-        names = _organisation_names(uow, {g.subject_organisation_id for g in page.items})
-        rows = [
-            (
-                g,
-                grant_service.effective_status(g, now).value,
-                names.get(g.subject_organisation_id, "?"),
-            )
-            for g in page.items
-        ]
-        return render(
-            request,
-            "grants.html",
-            actor=actor,
-            rows=rows,
-            page=page,
-            status_filter=None,
-            can_issue=True,
-            can_revoke=can(actor, "grant.revoke"),
-            can_suspend=can(actor, "grant.suspend"),
-            modes=list(DeliveryMode),
-            statuses=list(GrantStatus),
-            error=message,
-            form=form,
-            status=422,
-        )
+        return _render_grants(request, actor, uow, error=_form_error(exc), form=form, status=422)
     return _see_other("/console/grants")
 
 
@@ -363,16 +352,9 @@ def grants_transition(
 ) -> Response:
     """Revoke, suspend or reinstate a grant from the list."""
     verify_csrf(request, csrf_token)
-    change = {
-        "revoke": grant_service.revoke_grant,
-        "suspend": grant_service.suspend_grant,
-        "reinstate": grant_service.reinstate_grant,
-    }.get(transition)
-    if change is None:
-        raise NotFound(f"no grant transition {transition!r}")
-    if len(reason.strip()) < 2:
-        raise InvalidInput.field("reason", "请填写原因 (a reason is required)")
-    change(uow, actor=actor, grant_id=grant_id, reason=reason.strip())
+    grant_service.change_status(
+        uow, actor=actor, grant_id=grant_id, transition=transition, reason=reason
+    )
     return _see_other("/console/grants")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -29,8 +30,7 @@ from gongshu.identity.schemas import (
     UserCreate,
     UserRead,
 )
-from gongshu.kernel.calendar import DayOverride, WorkingCalendar
-from gongshu.kernel.errors import NotFound
+from gongshu.kernel.calendar import DayOverride
 
 __all__ = ["router"]
 
@@ -48,12 +48,6 @@ def _user_read(uow: Any, user: Any) -> UserRead:
         real_name_verified=user.real_name_verified,
         memberships=service.memberships_of(uow, user.id),
     )
-
-
-def _grant_read(grant: Any, now: datetime) -> dict[str, Any]:
-    read = GrantRead.model_validate(grant)
-    read.effective_status = grant_service.effective_status(grant, now).value
-    return read.model_dump(mode="json")
 
 
 @router.get("/me", tags=["identity"])
@@ -198,13 +192,15 @@ def list_grants(
         limit=limit,
     )
     now = uow.clock.now()
-    return page_response(request, page, [_grant_read(g, now) for g in page.items])
+    return page_response(
+        request, page, [GrantRead.of(g, now).model_dump(mode="json") for g in page.items]
+    )
 
 
 @router.post("/grants", status_code=status.HTTP_201_CREATED, tags=["grants"])
-def create_grant(data: GrantCreate, actor: CurrentActor, uow: UoW) -> dict[str, Any]:
+def create_grant(data: GrantCreate, actor: CurrentActor, uow: UoW) -> GrantRead:
     """Issue a grant."""
-    return _grant_read(grant_service.create_grant(uow, actor=actor, data=data), uow.clock.now())
+    return GrantRead.of(grant_service.create_grant(uow, actor=actor, data=data), uow.clock.now())
 
 
 @router.post("/grants/check", tags=["grants"])
@@ -221,30 +217,22 @@ def check_grant(data: AccessCheck, actor: CurrentActor, uow: UoW) -> AccessDecis
 
 
 @router.get("/grants/{grant_id}", tags=["grants"])
-def get_grant(grant_id: str, actor: CurrentActor, uow: UoW) -> dict[str, Any]:
+def get_grant(grant_id: str, actor: CurrentActor, uow: UoW) -> GrantRead:
     """One grant."""
-    return _grant_read(
+    return GrantRead.of(
         grant_service.get_grant(uow, actor=actor, grant_id=grant_id), uow.clock.now()
     )
-
-
-_GRANT_TRANSITIONS = {
-    "revoke": grant_service.revoke_grant,
-    "suspend": grant_service.suspend_grant,
-    "reinstate": grant_service.reinstate_grant,
-}
 
 
 @router.post("/grants/{grant_id}/{transition}", tags=["grants"])
 def change_grant(
     grant_id: str, transition: str, data: GrantStatusChange, actor: CurrentActor, uow: UoW
-) -> dict[str, Any]:
+) -> GrantRead:
     """Revoke, suspend or reinstate a grant, with a reason."""
-    change = _GRANT_TRANSITIONS.get(transition)
-    if change is None:
-        raise NotFound(f"no grant transition {transition!r}; use revoke, suspend or reinstate")
-    grant = change(uow, actor=actor, grant_id=grant_id, reason=data.reason)
-    return _grant_read(grant, uow.clock.now())
+    grant = grant_service.change_status(
+        uow, actor=actor, grant_id=grant_id, transition=transition, reason=data.reason
+    )
+    return GrantRead.of(grant, uow.clock.now())
 
 
 @router.get("/audit", tags=["audit"])
@@ -279,27 +267,19 @@ def search_audit(
 
 
 @router.get("/calendar/{year}", tags=["calendar"])
-def calendar_year(year: int, actor: CurrentActor, uow: UoW) -> dict[str, Any]:
+def calendar_year(year: int, actor: CurrentActor, uow: UoW) -> dict[str, object]:
     """A year's schedule status, with the fallback warning when it is missing."""
-    status_ = calendar_service.calendar_status(uow, actor=actor, year=year)
-    return {
-        "year": year,
-        "source": status_.source,
-        "holidays": status_.holidays,
-        "makeup_workdays": status_.makeup_workdays,
-        "warning": status_.warning,
-    }
+    return calendar_service.calendar_status(uow, actor=actor, year=year).as_dict()
 
 
 @router.get("/calendar/deadline/", tags=["calendar"])
 def deadline(
     actor: CurrentActor, uow: UoW, start: date, working_days: Annotated[int, Query(ge=0, le=400)]
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The date ``working_days`` working days after ``start``."""
-    calendar_service.calendar_status(uow, actor=actor, year=start.year)
-    cal = WorkingCalendar(uow.session)
-    due = cal.add_working_days(start, working_days)
-    return {"start": start, "working_days": working_days, "due": due, "warnings": cal.warnings}
+    return asdict(
+        calendar_service.deadline(uow, actor=actor, start=start, working_days=working_days)
+    )
 
 
 @router.put("/calendar/{year}", tags=["calendar"])
@@ -308,16 +288,9 @@ def import_calendar_year(
     actor: CurrentActor,
     uow: UoW,
     text: Annotated[str, Body(media_type="text/csv")],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Replace a year's holidays and make-up workdays with a CSV (``date,kind,name``)."""
-    result = calendar_service.import_year(uow, actor=actor, year=year, text=text)
-    return {
-        "year": year,
-        "source": result.source,
-        "holidays": result.holidays,
-        "makeup_workdays": result.makeup_workdays,
-        "warning": result.warning,
-    }
+    return calendar_service.import_year(uow, actor=actor, year=year, text=text).as_dict()
 
 
 @router.put("/calendar/days/{day}", tags=["calendar"])
@@ -330,9 +303,4 @@ def set_calendar_day(
 ) -> dict[str, Any]:
     """Mark one day as a holiday or a working day."""
     result = calendar_service.set_day(uow, actor=actor, override=DayOverride(day, is_workday, name))
-    return {
-        "year": day.year,
-        "source": result.source,
-        "holidays": result.holidays,
-        "makeup_workdays": result.makeup_workdays,
-    }
+    return result.as_dict()

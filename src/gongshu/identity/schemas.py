@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from gongshu.identity.models import DeliveryMode, OrgKind, Role
+from gongshu.identity.models import DeliveryMode, Grant, OrgKind, Role
 
 __all__ = [
     "AccessCheck",
@@ -196,6 +196,13 @@ class GrantRead(_Out):
     status_reason: str
     issued_by_id: str
     issued_at: datetime
+
+    @classmethod
+    def of(cls, grant: Grant, now: datetime) -> GrantRead:
+        """The grant as shown at ``now``, with its effective status."""
+        read = cls.model_validate(grant)
+        read.effective_status = grant.status_at(now).value
+        return read
 
 
 class GrantStatusChange(_In):

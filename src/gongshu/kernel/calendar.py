@@ -83,6 +83,16 @@ class YearStatus:
     holidays: int
     makeup_workdays: int
 
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready summary, warning included."""
+        return {
+            "year": self.year,
+            "source": self.source,
+            "holidays": self.holidays,
+            "makeup_workdays": self.makeup_workdays,
+            "warning": self.warning,
+        }
+
     @property
     def known(self) -> bool:
         """True when the bureau or the seed loaded this year's schedule."""
@@ -216,7 +226,6 @@ def parse_year_file(year: int, text: str, *, filename: str = "<upload>") -> list
         cells = [c.strip() for c in row]
         if number == 1 and cells[0].lower() in {"date", "日期"}:
             continue
-        where = f"{filename}, row {number}"
         if len(cells) < 2:
             problems.append({"row": number, "column": 2, "message": "missing kind"})
             continue
@@ -230,9 +239,7 @@ def parse_year_file(year: int, text: str, *, filename: str = "<upload>") -> list
             continue
         flag = _KIND_WORDS.get(cells[1].lower())
         if flag is None:
-            problems.append(
-                {"row": number, "column": 2, "message": f"unknown kind {cells[1]!r} ({where})"}
-            )
+            problems.append({"row": number, "column": 2, "message": f"unknown kind {cells[1]!r}"})
             continue
         if day in overrides:
             problems.append({"row": number, "column": 1, "message": f"{day} listed twice"})
