@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from gongshu.identity.passwords import PasswordHasher
 from gongshu.identity.service import LoginPolicy
 from gongshu.kernel.clock import Clock, SystemClock
-from gongshu.kernel.db import check_connection, make_engine
+from gongshu.kernel.db import check_connection, make_engine, writer_engine
 from gongshu.kernel.events import EventBus
 from gongshu.kernel.ratelimit import RateLimiter
 from gongshu.kernel.settings import Settings, load_settings
@@ -35,15 +35,26 @@ class Platform:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def __post_init__(self) -> None:
-        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.session_factory = sessionmaker(writer_engine(self.engine), expire_on_commit=False)
+        self.reader_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.passwords = PasswordHasher(self.settings.password_hash_profile)
         self.login_policy = LoginPolicy(
             self.settings.login_max_failures, self.settings.login_window_seconds
         )
 
-    def uow(self, context: RequestContext | None = None) -> UnitOfWork:
-        """A fresh unit of work: ``with platform.uow() as uow: … uow.commit()``."""
-        return UnitOfWork(self.session_factory, clock=self.clock, bus=self.bus, context=context)
+    def uow(self, context: RequestContext | None = None, *, writes: bool = True) -> UnitOfWork:
+        """A fresh unit of work: ``with platform.uow() as uow: … uow.commit()``.
+
+        ``writes=False`` (safe HTTP methods) reads without taking SQLite's write lock.
+        """
+        return UnitOfWork(
+            self.session_factory if writes else self.reader_factory,
+            clock=self.clock,
+            bus=self.bus,
+            context=context,
+            writes=writes,
+            aside_factory=self.session_factory,
+        )
 
     def check_database(self) -> None:
         """Raise one clear error when the database cannot be reached."""

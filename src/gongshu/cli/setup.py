@@ -6,7 +6,7 @@ import getpass
 import os
 import secrets
 import socket
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,12 +14,13 @@ from rich.table import Table
 
 from gongshu.bootstrap import Platform, build
 from gongshu.cli.main import app, emit, err, handled, out, state
-from gongshu.demo.load import DemoSummary, demo_loaded, load_demo
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity.service import CONSOLE
 from gongshu.kernel.crypto import load_or_create_signer, load_or_create_symmetric_key
 from gongshu.kernel.uow import RequestContext
-from gongshu.migrations import current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from gongshu.demo.load import DemoSummary
 
 __all__ = ["console_context", "platform_for_cli"]
 
@@ -41,6 +42,8 @@ def platform_for_cli() -> Platform:
 
 
 def _init(platform: Platform) -> dict[str, object]:
+    from gongshu.migrations import current_revision, head_revision, upgrade
+
     before = current_revision(platform.engine)
     upgrade(platform.engine)
     with platform.uow(console_context()) as uow:
@@ -67,6 +70,8 @@ def init() -> None:
 
 
 def _load_demo(platform: Platform) -> DemoSummary | None:
+    from gongshu.demo.load import demo_loaded, load_demo
+
     with platform.uow() as uow:
         if demo_loaded(uow):
             return None
@@ -113,6 +118,8 @@ def demo(
 ) -> None:
     """Load the demo city (once; a second run leaves it as it is)."""
     with handled():
+        from gongshu.migrations import upgrade
+
         platform = platform_for_cli()
         upgrade(platform.engine)
         summary = _load_demo(platform)
@@ -134,33 +141,37 @@ def demo(
         _print_personas(summary, platform)
 
 
+def _serve(platform: Platform, host: str | None, port: int | None, workers: int) -> None:
+    import uvicorn
+
+    bind_host = host or platform.settings.host
+    bind_port = port or platform.settings.port
+    out.print(f"Gongshu 公数 serving at http://{bind_host}:{bind_port}", highlight=False)
+    options: dict[str, Any] = {
+        "host": bind_host,
+        "port": bind_port,
+        "log_level": "info",
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        # One process: serve the platform already built and checked here.
+        uvicorn.run(platform.app, **options)
+        return
+    # Several processes: each worker builds its own platform from the same environment.
+    os.environ["GONGSHU_HOST"], os.environ["GONGSHU_PORT"] = bind_host, str(bind_port)
+    uvicorn.run("gongshu.bootstrap:create_app", factory=True, workers=workers, **options)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the platform over HTTP."""
-    import uvicorn
-
     with handled():
         platform = platform_for_cli()
-    if host:
-        os.environ["GONGSHU_HOST"] = host
-    if port:
-        os.environ["GONGSHU_PORT"] = str(port)
-    bind_host = host or platform.settings.host
-    bind_port = port or platform.settings.port
-    out.print(f"Gongshu 公数 serving at http://{bind_host}:{bind_port}", highlight=False)
-    uvicorn.run(
-        "gongshu.bootstrap:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers,
-        log_level="info",
-        proxy_headers=False,
-    )
+    _serve(platform, host, port, workers)
 
 
 @app.command()
@@ -173,4 +184,4 @@ def up(
         emit(_init(platform), title="init")
         summary = _load_demo(platform)
         _print_personas(summary, platform)
-    serve(host=None, port=port, workers=1)
+    _serve(platform, None, port, 1)

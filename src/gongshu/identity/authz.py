@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from gongshu.identity.errors import DutyConflictError, NotPermitted
 from gongshu.identity.models import Role
+from gongshu.identity.schemas import MembershipRead
 
 __all__ = [
     "ACTIONS",
@@ -91,6 +92,7 @@ class Actor:
     scopes: frozenset[str] | None = None  # None: a web session or the console, no scope limit
     via: str = "session"
     token_id: str | None = None
+    seats: tuple[MembershipRead, ...] = ()  # the memberships with organisation names
 
     @property
     def roles(self) -> set[Role]:

@@ -51,7 +51,7 @@ def _user_read(uow: Any, user: Any) -> UserRead:
 
 
 @router.get("/me", tags=["identity"])
-def me(actor: CurrentActor, uow: UoW) -> MeRead:
+async def me(actor: CurrentActor) -> MeRead:
     """Who the caller is, with roles and organisations."""
     return MeRead(
         id=actor.user_id,
@@ -59,7 +59,7 @@ def me(actor: CurrentActor, uow: UoW) -> MeRead:
         display_name=actor.display_name,
         via=actor.via,
         scopes=sorted(actor.scopes) if actor.scopes is not None else None,
-        memberships=service.memberships_of(uow, actor.user_id),
+        memberships=list(actor.seats),
     )
 
 

@@ -82,6 +82,7 @@ def audit(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    aside: bool = False,
 ) -> None:
     """Write the audit record for ``actor``'s change into the current transaction."""
     record(
@@ -94,6 +95,7 @@ def audit(
         subject_id=subject_id,
         before=before,
         after=after,
+        aside=aside,
     )
 
 
@@ -244,12 +246,13 @@ def actor_for_user(
     token_id: str | None = None,
 ) -> Actor:
     """The actor a user becomes when signed in."""
-    memberships = tuple((m.organisation_id, m.role) for m in memberships_of(uow, user.id))
+    seats = tuple(memberships_of(uow, user.id))
     return Actor(
+        seats=seats,
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
-        memberships=memberships,
+        memberships=tuple((m.organisation_id, m.role) for m in seats),
         scopes=scopes,
         via=via,
         token_id=token_id,
@@ -587,6 +590,5 @@ def search_audit(
         }.items()
         if v
     }
-    audit(uow, actor, "audit.search", "audit", "-", after={"filters": filters})
-    uow.commit()
+    audit(uow, actor, "audit.search", "audit", "-", after={"filters": filters}, aside=True)
     return page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -22,6 +22,7 @@ from gongshu.kernel.uow import UnitOfWork
 __all__ = ["TOKEN_PREFIX", "authenticate_token", "create_token", "list_tokens", "revoke_token"]
 
 TOKEN_PREFIX = "gs"
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def _hash_secret(secret: str) -> str:
@@ -60,22 +61,41 @@ def authenticate_token(uow: UnitOfWork, raw: str) -> Actor:
     token_id, _, secret = rest.partition(".")
     if prefix != TOKEN_PREFIX or not token_id or not secret:
         raise TokenInvalid("令牌格式不正确 (malformed token)")
-    token = uow.session.get(ApiToken, token_id)
-    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
+    found = uow.session.execute(
+        sa.select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id)
+    ).first()
+    if found is None or not hmac.compare_digest(found[0].secret_hash, _hash_secret(secret)):
         raise TokenInvalid("令牌无效 (unknown token)")
+    token, user = found
     now = uow.clock.now()
     if token.revoked_at is not None:
         raise TokenInvalid("令牌已撤销 (token revoked)")
     if token.expires_at <= now:
         raise TokenInvalid("令牌已过期 (token expired)")
-    user = uow.session.get(User, token.user_id)
-    if user is None or not user.active:
+    if not user.active:
         raise TokenInvalid("令牌所属用户已停用 (the token's user is deactivated)")
-    # Touch last_used_at at most once a minute so reads stay reads.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-        uow.commit()
+    if token.last_used_at is None or now - token.last_used_at > TOUCH_INTERVAL:
+        _touch(uow, token.id, now)
     return actor_for_user(uow, user, via="token", scopes=frozenset(token.scopes), token_id=token.id)
+
+
+def _touch(uow: UnitOfWork, token_id: str, now: datetime) -> None:
+    """Record last use at most once a minute, best effort.
+
+    A reading request stays a reader: the timestamp is written aside, not by upgrading
+    the request's transaction.
+    """
+    stmt = (
+        sa.update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_INTERVAL),
+        )
+        .values(last_used_at=now)
+    )
+    uow.aside(stmt)
 
 
 def list_tokens(uow: UnitOfWork, *, actor: Actor) -> list[ApiToken]:

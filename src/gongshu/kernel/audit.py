@@ -51,8 +51,13 @@ def record(
     subject_id: str,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    aside: bool = False,
 ) -> AuditRecord:
-    """Add the audit row to the current transaction; it lands only if the change lands."""
+    """Add the audit row to the current transaction; it lands only if the change lands.
+
+    ``aside`` is for recording a read (no change to tie it to): the row is written by
+    :meth:`UnitOfWork.aside` so a reading request stays a reader.
+    """
     now = uow.clock.now()
     row = AuditRecord(
         id=new_id("aud", at_ms=int(now.timestamp() * 1000)),
@@ -68,7 +73,11 @@ def record(
         request_id=uow.context.request_id,
         source_address=uow.context.source_address,
     )
-    uow.session.add(row)
+    if aside:
+        values = {c.key: getattr(row, c.key) for c in AuditRecord.__table__.columns}
+        uow.aside(sa.insert(AuditRecord).values(**values))
+    else:
+        uow.session.add(row)
     return row
 
 

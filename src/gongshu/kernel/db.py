@@ -57,7 +57,10 @@ class Base(DeclarativeBase):
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per dialect: SQLite in WAL mode with foreign keys on."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # Sized to the web server's thread pool so busy moments reuse connections instead
+        # of opening new ones (each runs the PRAGMAs below).
+        options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20, **kwargs}
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -72,10 +75,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Writers take the write lock up front (BEGIN IMMEDIATE) and wait for it under
+            # busy_timeout; a reader that later tried to write would instead be refused at
+            # once whenever another connection had committed since it started reading.
+            mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    # No pre-ping (a round trip per checkout); recycling bounds the life of idle connections.
+    return sa.create_engine(
+        url, pool_recycle=1800, **{"pool_size": 10, "max_overflow": 20, **kwargs}
+    )
+
+
+_BEGIN_OPTION = "gongshu_sqlite_begin"
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """The engine for transactions that will write: BEGIN IMMEDIATE on SQLite."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    return engine
 
 
 def check_connection(engine: Engine) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from types import TracebackType
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 from gongshu.kernel.clock import Clock
 from gongshu.kernel.events import Event, EventBus
 
 __all__ = ["RequestContext", "UnitOfWork"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,12 @@ class UnitOfWork:
         clock: Clock,
         bus: EventBus,
         context: RequestContext | None = None,
+        writes: bool = True,
+        aside_factory: sessionmaker[Session] | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._aside_factory = aside_factory or session_factory
+        self.writes = writes
         self.clock = clock
         self.bus = bus
         self.context = context or RequestContext()
@@ -80,6 +89,24 @@ class UnitOfWork:
         events, self._events = self._events, []
         for event in events:
             self.bus.publish(event)
+
+    def aside(self, statement: Executable) -> None:
+        """A small write outside the use case (a token's last use, a logged read).
+
+        In a reading unit of work it runs in its own short transaction, so the reader never
+        turns writer; failures are logged, not raised. In a writing one it joins the
+        transaction and commits what is pending.
+        """
+        if self.writes:
+            self.session.execute(statement)
+            self.commit()
+            return
+        try:
+            with self._aside_factory() as session:
+                session.execute(statement)
+                session.commit()
+        except OperationalError:
+            log.warning("a side write failed and was skipped", exc_info=True)
 
     def rollback(self) -> None:
         """Discard everything done since the last commit."""

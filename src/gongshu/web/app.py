@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,14 +10,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gongshu.identity.deps import CSRF_COOKIE, PlatformPort, SessionCodec
+from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.pages import router as identity_pages
 from gongshu.web.i18n import LANGUAGES, load_translations
+from gongshu.web.middleware import PageMiddleware
 
 __all__ = ["Renderer", "mount_web"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-LANG_COOKIE = "gongshu_lang"
 
 
 class Renderer:
@@ -52,16 +51,6 @@ class Renderer:
         return HTMLResponse(html, status_code=status)
 
 
-def _pick_language(request: Request, default: str) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-    if asked in LANGUAGES:
-        return asked
-    accept = request.headers.get("accept-language", "")
-    if accept.lower().startswith("en"):
-        return "en"
-    return default
-
-
 def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     """Add the pages, the language and CSRF cookies, and HTML error pages."""
     renderer = Renderer(platform.settings.default_language)
@@ -80,25 +69,10 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
 
     app.state.html_error_renderer = html_error
 
-    @app.middleware("http")
-    async def language_and_csrf(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.language = _pick_language(request, renderer.default_language)
-        cookie = request.cookies.get(CSRF_COOKIE)
-        fresh = None if codec.csrf_valid(cookie) else codec.new_csrf()
-        request.state.csrf_token = cookie if fresh is None else fresh
-        response = await call_next(request)
-        if fresh is not None and not request.url.path.startswith("/api/"):
-            response.set_cookie(CSRF_COOKIE, fresh, httponly=True, samesite="lax", secure=secure)
-        asked = request.query_params.get("lang")
-        if asked in LANGUAGES:
-            response.set_cookie(
-                LANG_COOKIE, asked, samesite="lax", max_age=365 * 86400, secure=secure
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    app.add_middleware(
+        PageMiddleware,
+        codec=codec,
+        default_language=renderer.default_language,
+        secure=secure,
+    )
     app.include_router(identity_pages)
