@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform, build
 from gongshu.kernel.clock import FixedClock
 from gongshu.kernel.db import Base, make_engine
 from gongshu.kernel.settings import Settings
 from gongshu.migrations import upgrade
+from tests.factories import City, build_city
 
 PG_ENV = "GONGSHU_TEST_DATABASE_URL"
 REQUIRE_ALL = os.environ.get("GONGSHU_REQUIRE_ALL") == "1"
@@ -127,3 +129,16 @@ def platform(settings: Settings, clock: FixedClock) -> Iterator[Platform]:
     built = build(settings, clock=clock)
     yield built
     built.dispose()
+
+
+@pytest.fixture
+def city(platform: Platform) -> City:
+    """The small test city of ``tests.factories``, built through the services."""
+    return build_city(platform)
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    """An HTTP client talking to the platform's app in-process."""
+    with TestClient(platform.app) as test_client:
+        yield test_client

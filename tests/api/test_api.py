@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform, build
@@ -13,17 +12,6 @@ from gongshu.identity.schemas import TokenCreate
 from gongshu.kernel.clock import FixedClock
 from gongshu.kernel.settings import Settings
 from tests.factories import HEALTH, TRANSPORT, City, actor, build_city, make_grant
-
-
-@pytest.fixture
-def city(platform: Platform) -> City:
-    return build_city(platform)
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(platform.app) as test_client:
-        yield test_client
 
 
 def token_for(platform: Platform, username: str, scopes: list[str] | None = None) -> str:

@@ -13,7 +13,7 @@ from gongshu.identity.errors import GrantDenied, GrantNotFound, NotPermitted
 from gongshu.identity.models import DeliveryMode, Grant, GrantStatus
 from gongshu.kernel.clock import FixedClock
 from gongshu.kernel.errors import Conflict, InvalidInput
-from tests.factories import HEALTH, OPERATOR_ORG, City, build_city, make_grant
+from tests.factories import HEALTH, OPERATOR_ORG, City, make_grant
 
 
 def _check(
@@ -31,11 +31,6 @@ def _check(
             fields=fields,
             mode=mode,
         )
-
-
-@pytest.fixture
-def city(platform: Platform) -> City:
-    return build_city(platform)
 
 
 def test_nothing_is_allowed_without_a_grant(platform: Platform, city: City) -> None:

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform
-from tests.factories import PASSWORD, TRANSPORT, City, build_city, make_grant
-
-
-@pytest.fixture
-def city(platform: Platform) -> City:
-    return build_city(platform)
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(platform.app) as test_client:
-        yield test_client
+from tests.factories import PASSWORD, TRANSPORT, City, make_grant
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
