@@ -24,8 +24,15 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("GONGSHU_ENV", "production")
     with pytest.raises(ValidationError, match="GONGSHU_SECRET_KEY"):
         Settings()
+    monkeypatch.setenv("GONGSHU_ENV", "test")
+    with pytest.raises(ValidationError, match="GONGSHU_SECRET_KEY"):
+        Settings()
     monkeypatch.setenv("GONGSHU_SECRET_KEY", "x" * 40)
     assert Settings().secret_key.get_secret_value() == "x" * 40
+    monkeypatch.setenv("GONGSHU_ENV", "production")
+    monkeypatch.setenv("GONGSHU_SECRET_KEY", "short")
+    with pytest.raises(ValidationError, match="32 characters"):
+        Settings()
 
 
 def test_development_accepts_the_default_and_reads_the_prefix(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform
+from gongshu.identity import grants as grant_service
+from gongshu.kernel.clock import FixedClock
 from tests.factories import PASSWORD, TRANSPORT, City, make_grant
 
 
@@ -146,3 +151,28 @@ def test_security_headers(client: TestClient) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_overseers_see_grants_by_status_drawn_as_svg(
+    client: TestClient, city: City, platform: Platform, clock: FixedClock
+) -> None:
+    make_grant(platform, city.admin)
+    lapsing = make_grant(platform, city.admin, valid_until=clock.now() + timedelta(days=1))
+    revoked = make_grant(platform, city.admin)
+    with platform.uow() as uow:
+        grant_service.revoke_grant(uow, actor=city.admin, grant_id=revoked, reason="用途结束")
+    clock.advance(days=2)
+    assert lapsing
+    sign_in(client, "auditor")
+    page = client.get("/console").text
+    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in page
+    bars = dict(re.findall(r'data-key="(\w+)" data-value="(\d+)"', page))
+    assert bars == {"active": "1", "expired": "1", "revoked": "1", "suspended": "0"}
+    assert 'data-chart="organisations"' not in page  # the auditor manages no organisations
+    client.cookies.clear()
+    sign_in(client, "admin")
+    admin_page = client.get("/console").text
+    assert 'data-chart="organisations"' in admin_page and 'data-key="district"' in admin_page
+    sign_in_citizen = TestClient(platform.app)
+    sign_in(sign_in_citizen, "citizen")
+    assert "<svg" not in sign_in_citizen.get("/console").text

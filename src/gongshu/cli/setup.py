@@ -105,8 +105,9 @@ def _print_personas(summary: DemoSummary | None, platform: Platform) -> None:
         ]
     )
     table = Table(title=f"登录 Sign in at {platform.settings.public_url}/login")
-    for column in ("role", "username", "password", "organisation"):
-        table.add_column(column)
+    for column in ("role", "username", "password"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("organisation", overflow="fold")
     for row in personas:
         table.add_row(*row)
     out.print(table)

@@ -28,6 +28,7 @@ __all__ = [
     "create_grant",
     "expire_grants",
     "get_grant",
+    "grant_counts",
     "list_grants",
     "reinstate_grant",
     "require_access",
@@ -86,6 +87,18 @@ def create_grant(uow: UnitOfWork, *, actor: Actor, data: GrantCreate) -> Grant:
     audit(uow, actor, "grant.create", "grant", grant.id, after=snapshot(grant))
     uow.commit()
     return grant
+
+
+def grant_counts(uow: UnitOfWork, *, actor: Actor) -> dict[str, int]:
+    """How many grants are in each effective status, city-wide (for overseers)."""
+    authorize(actor, "grant.read", Resource("grant"))
+    now = uow.clock.now()
+    lapsed = sa.and_(Grant.status == GrantStatus.ACTIVE.value, Grant.valid_until <= now)
+    effective = sa.case((lapsed, GrantStatus.EXPIRED.value), else_=Grant.status)
+    rows = uow.session.execute(sa.select(effective, sa.func.count()).group_by(effective))
+    counts = {status.value: 0 for status in GrantStatus}
+    counts.update({status: n for status, n in rows})
+    return counts
 
 
 def get_grant(uow: UnitOfWork, *, actor: Actor, grant_id: str) -> Grant:

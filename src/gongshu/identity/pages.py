@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
 from gongshu.identity import service, tokens
-from gongshu.identity.authz import ACTIONS, Actor, can
+from gongshu.identity.authz import ACTIONS, Actor, Resource, can
 from gongshu.identity.deps import (
     SESSION_COOKIE,
     CurrentActor,
@@ -34,7 +34,7 @@ from gongshu.kernel.clock import BEIJING, local_date
 from gongshu.kernel.errors import GongshuError, InvalidInput
 from gongshu.kernel.uow import UnitOfWork
 
-__all__ = ["CONSOLE_TILES", "router"]
+__all__ = ["CONSOLE_CHARTS", "CONSOLE_TILES", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,6 +73,13 @@ CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
         ("紧急冻结", "暂停可疑授权", "/console/grants"),
     ],
     Role.PUBLIC: [("数据开放", "检索与下载开放数据、申请数据", None)],
+}
+
+
+# Console charts: title, the label prefix of each bar's key, and where a bar links to.
+CONSOLE_CHARTS: dict[str, tuple[str, str, str]] = {
+    "grants": ("授权状态分布", "授权状态:", "/console/grants?status="),
+    "organisations": ("机构构成", "机构类型:", "/console/organisations?kind="),
 }
 
 
@@ -164,9 +171,17 @@ def logout(
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request, actor: CurrentActor, uow: UoW) -> Response:
     """The landing console, one section per role the user holds."""
-    memberships = service.memberships_of(uow, actor.user_id)
-    sections = [(m, CONSOLE_TILES.get(m.role, [])) for m in memberships]
-    return render(request, "console.html", actor=actor, sections=sections)
+    sections = [(m, CONSOLE_TILES.get(m.role, [])) for m in actor.seats]
+    charts = []
+    if can(actor, "grant.read", Resource("grant")):
+        counts = grant_service.grant_counts(uow, actor=actor)
+        charts.append(("grants", "授权状态分布", "授权状态:", "/console/grants?status=", counts))
+    if can(actor, "organisation.create"):
+        counts = service.organisation_counts(uow, actor=actor)
+        charts.append(
+            ("organisations", "机构构成", "机构类型:", "/console/organisations?kind=", counts)
+        )
+    return render(request, "console.html", actor=actor, sections=sections, charts=charts)
 
 
 @router.get("/console/tokens", response_class=HTMLResponse)

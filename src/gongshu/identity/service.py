@@ -61,6 +61,7 @@ __all__ = [
     "logout",
     "memberships_of",
     "organisation_by_code",
+    "organisation_counts",
     "revoke_role",
     "search_audit",
     "set_password",
@@ -180,6 +181,17 @@ def _add_organisation(uow: UnitOfWork, actor: Actor, data: OrganisationCreate) -
     uow.session.flush()
     audit(uow, actor, "organisation.create", "organisation", org.id, after=snapshot(org))
     return org
+
+
+def organisation_counts(uow: UnitOfWork, *, actor: Actor) -> dict[str, int]:
+    """How many active organisations of each kind are registered."""
+    authorize(actor, "organisation.read")
+    rows = uow.session.execute(
+        sa.select(Organisation.kind, sa.func.count())
+        .where(Organisation.active)
+        .group_by(Organisation.kind)
+    )
+    return {kind: n for kind, n in rows}
 
 
 def get_organisation(uow: UnitOfWork, *, actor: Actor, organisation_id: str) -> Organisation:

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+        if self.env != "development" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
             raise ValueError(
                 "GONGSHU_SECRET_KEY must be set outside development "
                 "(the development secret is public)"
