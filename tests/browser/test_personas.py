@@ -82,7 +82,7 @@ def test_english_switch_changes_the_console(page: Page, live_server: LiveServer)
     expect(page.locator("h1")).to_have_text(f"Console · {name}")
     section = page.locator('section[data-role="bureau_admin"]')
     expect(section.locator("h2")).to_contain_text("Data bureau administrator")
-    expect(section.get_by_role("link", name="Organisations and users")).to_be_visible()
+    expect(section.get_by_role("link", name="Users and roles")).to_be_visible()
     expect(page.get_by_test_id("logout")).to_have_text("Sign out")
 
     # The choice is remembered on the next page.

@@ -319,11 +319,11 @@ def test_console_labels_in_both_languages(platform: Platform) -> None:
     client = _signed_in(platform)
     zh = client.get("/console", params={"lang": "zh"}).text
     assert "数据管理部门管理员" in zh
-    assert "机构与用户" in zh
+    assert "用户与角色" in zh
     en = client.get("/console", params={"lang": "en"}).text
     assert "<h1>Console · 管理员</h1>" in en
     assert "Data bureau administrator" in en
-    assert "Organisations and users" in en
+    assert "Users and roles" in en
     assert "Coming in a later release" in en
     for html in (zh, en):
         assert "角色:" not in html

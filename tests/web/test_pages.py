@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform
 from gongshu.identity import grants as grant_service
+from gongshu.identity import service
 from gongshu.kernel.clock import FixedClock
 from tests.factories import PASSWORD, TRANSPORT, City, make_grant
 
@@ -93,8 +94,6 @@ def test_a_session_ends_on_logout_and_on_password_change(
     client.post("/logout", data={"csrf_token": csrf})
     assert client.get("/api/v1/me").status_code == 401
     sign_in(client, "officer")
-    from gongshu.identity import service
-
     with platform.uow() as uow:
         service.set_password(
             uow,
@@ -176,3 +175,46 @@ def test_overseers_see_grants_by_status_drawn_as_svg(
     sign_in_citizen = TestClient(platform.app)
     sign_in(sign_in_citizen, "citizen")
     assert "<svg" not in sign_in_citizen.get("/console").text
+
+
+def test_admin_creates_and_deactivates_a_user_through_the_form(
+    client: TestClient, city: City, platform: Platform
+) -> None:
+    csrf = sign_in(client, "admin")
+    clash = client.post(
+        "/console/users",
+        data={
+            "csrf_token": csrf,
+            "username": "auditor2",
+            "display_name": "审计二",
+            "password": "long-enough-password",
+            "role": "auditor",
+            "organisation_code": "no-such-org",
+        },
+    )
+    assert clash.status_code == 422
+    assert "no-such-org" in clash.text
+    created = client.post(
+        "/console/users",
+        data={
+            "csrf_token": csrf,
+            "username": "Zhang.San",
+            "display_name": "张三",
+            "password": "long-enough-password",
+            "role": "dept_officer",
+            "organisation_code": TRANSPORT,
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    page = client.get("/console/users", params={"q": "zhang"}).text
+    assert 'data-user="zhang.san"' in page and "市交通委" in page
+    other = TestClient(platform.app)
+    sign_in(other, "zhang.san", "long-enough-password")
+    with platform.uow() as uow:
+        user_id = service.get_user(uow, actor=city.admin, user_id="zhang.san").id
+    client.post(f"/console/users/{user_id}/deactivate", data={"csrf_token": csrf})
+    assert other.get("/api/v1/me").status_code == 401
+    assert "已停用" in client.get("/console/users", params={"q": "zhang"}).text
+    sign_in(other, "officer")
+    assert other.get("/console/users").status_code == 403

@@ -28,7 +28,7 @@ from gongshu.identity.deps import (
     verify_csrf,
 )
 from gongshu.identity.models import DeliveryMode, GrantStatus, Organisation, OrgKind, Role
-from gongshu.identity.schemas import GrantCreate, TokenCreate
+from gongshu.identity.schemas import GrantCreate, TokenCreate, UserCreate
 from gongshu.kernel.calendar import WorkingCalendar
 from gongshu.kernel.clock import BEIJING, local_date
 from gongshu.kernel.errors import GongshuError, InvalidInput
@@ -41,7 +41,8 @@ router = APIRouter(include_in_schema=False)
 # Each role's landing console: (title, description, link or None while the domain is pending).
 CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
     Role.BUREAU_ADMIN: [
-        ("机构与用户", "管理机构层级、用户与角色", "/console/organisations"),
+        ("机构", "管理区—街道—社区层级与各类机构", "/console/organisations"),
+        ("用户与角色", "创建用户、分配角色、停用账号", "/console/users"),
         ("授权管理", "签发、暂停、撤销数据授权", "/console/grants"),
         ("工作日历", "导入节假日与调休安排", "/console/calendar"),
         ("目录治理", "审核与发布数据目录", None),
@@ -371,6 +372,95 @@ def grants_transition(
         uow, actor=actor, grant_id=grant_id, transition=transition, reason=reason
     )
     return _see_other("/console/grants")
+
+
+def _render_users(
+    request: Request,
+    actor: Actor,
+    uow: UnitOfWork,
+    *,
+    q: str | None = None,
+    cursor: str | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    page = service.list_users(uow, actor=actor, q=q, cursor=cursor, limit=50)
+    rows = [(u, service.memberships_of(uow, u.id)) for u in page.items]
+    return render(
+        request,
+        "users.html",
+        status=status,
+        actor=actor,
+        rows=rows,
+        page=page,
+        q=q or "",
+        roles=list(Role),
+        can_manage=can(actor, "user.create"),
+        error=error,
+        form=form or {},
+    )
+
+
+@router.get("/console/users", response_class=HTMLResponse)
+def users_page(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """Users with their roles; administrators also create and deactivate them here."""
+    return _render_users(request, actor, uow, q=q, cursor=cursor)
+
+
+@router.post("/console/users", response_class=HTMLResponse)
+def users_create(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    organisation_code: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a user with one role; errors come back on the same page."""
+    verify_csrf(request, csrf_token)
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "organisation_code": organisation_code,
+    }
+    try:
+        data = UserCreate.model_validate(
+            {
+                "username": username.strip().lower(),
+                "display_name": display_name,
+                "password": password or None,
+                "memberships": [{"organisation_code": organisation_code.strip(), "role": role}],
+            }
+        )
+        service.create_user(uow, actor=actor, data=data, passwords=get_platform(request).passwords)
+    except (ValidationError, GongshuError) as exc:
+        return _render_users(request, actor, uow, error=_form_error(exc), form=form, status=422)
+    return _see_other("/console/users")
+
+
+@router.post("/console/users/{user_id}/deactivate")
+def users_deactivate(
+    request: Request,
+    user_id: str,
+    actor: CurrentActor,
+    uow: UoW,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Deactivate a user: their sessions and tokens stop working at once."""
+    verify_csrf(request, csrf_token)
+    service.set_user_active(uow, actor=actor, user_id=user_id, active=False)
+    return _see_other("/console/users")
 
 
 @router.get("/console/organisations", response_class=HTMLResponse)
