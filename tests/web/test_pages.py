@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform
+from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
 from gongshu.identity import service
 from gongshu.kernel.clock import FixedClock
@@ -218,3 +219,35 @@ def test_admin_creates_and_deactivates_a_user_through_the_form(
     assert "已停用" in client.get("/console/users", params={"q": "zhang"}).text
     sign_in(other, "officer")
     assert other.get("/console/users").status_code == 403
+
+
+def test_the_bureau_uploads_next_years_schedule(
+    client: TestClient, city: City, platform: Platform
+) -> None:
+    csrf = sign_in(client, "admin")
+    schedule = "日期,类型,名称\n2027-01-01,休,元旦\n2027-02-07,班,春节调休\n".encode("gb18030")
+    done = client.post(
+        "/console/calendar",
+        data={"csrf_token": csrf, "year": "2027"},
+        files={"schedule": ("2027年节假日.csv", schedule, "text/csv")},
+    )
+    assert done.status_code == 200, done.text
+    assert 'data-testid="imported"' in done.text
+    with platform.uow() as uow:
+        assert calendar_service.calendar_status(uow, actor=city.admin, year=2027).source == (
+            "bureau"
+        )
+    bad = client.post(
+        "/console/calendar",
+        data={"csrf_token": csrf, "year": "2027"},
+        files={"schedule": ("bad.csv", b"2027-02-30,x\n2027-03-01,y\n", "text/csv")},
+    )
+    assert bad.status_code == 422
+    assert "bad.csv, row 1, column 1" in bad.text and "row 2, column 2" in bad.text
+    sign_in(client, "officer")
+    refused = client.post(
+        "/console/calendar",
+        data={"csrf_token": client.cookies["gongshu_csrf"], "year": "2027"},
+        files={"schedule": ("x.csv", "2027-05-01,休\n".encode(), "text/csv")},
+    )
+    assert refused.status_code == 403

@@ -48,6 +48,7 @@ from gongshu.identity.schemas import (
 from gongshu.kernel.calendar import DayOverride
 from gongshu.kernel.clock import BEIJING
 from gongshu.kernel.errors import InvalidInput, NotAuthenticated
+from gongshu.kernel.text import decode_text
 from gongshu.kernel.uow import UnitOfWork
 
 __all__: list[str] = []
@@ -154,13 +155,7 @@ def org_import(path: Path) -> None:
 
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput(f"{path}: neither UTF-8 nor GB18030")
+    return decode_text(path.read_bytes(), filename=str(path))
 
 
 # ---------------------------------------------------------------- users

@@ -6,11 +6,12 @@ Each page has a JSON twin under ``/api/v1``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -29,9 +30,10 @@ from gongshu.identity.deps import (
 )
 from gongshu.identity.models import DeliveryMode, GrantStatus, Organisation, OrgKind, Role
 from gongshu.identity.schemas import GrantCreate, TokenCreate, UserCreate
-from gongshu.kernel.calendar import WorkingCalendar
+from gongshu.kernel.calendar import YearStatus
 from gongshu.kernel.clock import BEIJING, local_date
 from gongshu.kernel.errors import GongshuError, InvalidInput
+from gongshu.kernel.text import decode_text
 from gongshu.kernel.uow import UnitOfWork
 
 __all__ = ["CONSOLE_CHARTS", "CONSOLE_TILES", "router"]
@@ -526,23 +528,72 @@ def audit_page(
     )
 
 
-@router.get("/console/calendar", response_class=HTMLResponse)
-def calendar_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
-    """This year's and next year's schedule status, with a deadline calculator."""
+def _render_calendar(
+    request: Request,
+    actor: Actor,
+    uow: UnitOfWork,
+    *,
+    error: str | None = None,
+    notice: YearStatus | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     today = local_date(uow.clock.now())
     years = [
         calendar_service.calendar_status(uow, actor=actor, year=y)
         for y in (today.year, today.year + 1)
     ]
-    cal = WorkingCalendar(uow.session)
-    deadlines = [(n, cal.add_working_days(today, n)) for n in (1, 2, 10, 20)]
+    deadlines = [
+        (n, calendar_service.deadline(uow, actor=actor, start=today, working_days=n).due)
+        for n in (1, 2, 10, 20)
+    ]
     return render(
         request,
         "calendar.html",
+        status=status,
         actor=actor,
         years=years,
         today=today,
         deadlines=deadlines,
         can_edit=can(actor, "calendar.edit"),
-        now=datetime.now(UTC),
+        error=error,
+        notice=notice,
     )
+
+
+@router.get("/console/calendar", response_class=HTMLResponse)
+def calendar_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
+    """This year's and next year's schedule status, with a deadline calculator."""
+    return _render_calendar(request, actor, uow)
+
+
+@router.post("/console/calendar", response_class=HTMLResponse)
+async def calendar_import(
+    request: Request,
+    actor: CurrentActor,
+    uow: UoW,
+    year: Annotated[int, Form()],
+    schedule: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Replace a year's schedule from an uploaded CSV (UTF-8 or GB18030)."""
+    verify_csrf(request, csrf_token)
+    raw = await schedule.read()
+    name = schedule.filename or "upload.csv"
+
+    def apply() -> HTMLResponse:
+        try:
+            text = decode_text(raw, filename=name)
+            result = calendar_service.import_year(
+                uow, actor=actor, year=year, text=text, filename=name
+            )
+        except InvalidInput as exc:
+            details = exc.details if isinstance(exc.details, list) else []
+            lines = [exc.message] + [
+                f"row {d.get('row')}, column {d.get('column')}: {d.get('message')}"
+                for d in details[1:20]
+                if isinstance(d, dict)
+            ]
+            return _render_calendar(request, actor, uow, error="\n".join(lines), status=422)
+        return _render_calendar(request, actor, uow, notice=result)
+
+    return await run_in_threadpool(apply)
