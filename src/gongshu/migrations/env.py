@@ -6,7 +6,8 @@ from alembic import context
 
 import gongshu.identity.models
 import gongshu.kernel.audit
-import gongshu.kernel.calendar  # noqa: F401  (tables register on import)
+import gongshu.kernel.calendar
+import gongshu.ledger.models  # noqa: F401  (tables register on import)
 from gongshu.kernel.db import Base
 
 config = context.config
