@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -12,11 +13,13 @@ from sqlalchemy.orm import sessionmaker
 from gongshu.identity.passwords import PasswordHasher
 from gongshu.identity.service import LoginPolicy
 from gongshu.kernel.clock import Clock, SystemClock
+from gongshu.kernel.crypto import Hasher, load_or_create_signer
 from gongshu.kernel.db import check_connection, make_engine, writer_engine
 from gongshu.kernel.events import EventBus
 from gongshu.kernel.ratelimit import RateLimiter
 from gongshu.kernel.settings import Settings, load_settings
 from gongshu.kernel.uow import RequestContext, UnitOfWork
+from gongshu.ledger.service import LedgerKeys, anchor_audit_record
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,11 +57,34 @@ class Platform:
             context=context,
             writes=writes,
             aside_factory=self.session_factory,
+            audit_hooks=self._audit_hooks,
         )
+
+    @cached_property
+    def _audit_hooks(self) -> tuple[Callable[[UnitOfWork, Any], None], ...]:
+        return (anchor_audit_record(self.ledger_keys),)
 
     def check_database(self) -> None:
         """Raise one clear error when the database cannot be reached."""
         check_connection(self.engine)
+
+    @cached_property
+    def ledger_keys(self) -> LedgerKeys:
+        """The ledger's hash and checkpoint signers, from the keys under the data home."""
+        settings = self.settings
+        signers = [
+            ("gongshu", load_or_create_signer(settings.keys_dir, settings.signature_algorithm))
+        ]
+        if settings.ledger_witness:
+            signers.append(
+                (
+                    "witness",
+                    load_or_create_signer(
+                        settings.keys_dir / "witness", settings.signature_algorithm
+                    ),
+                )
+            )
+        return LedgerKeys(Hasher(settings.hash_algorithm), settings.ledger_origin, tuple(signers))
 
     @cached_property
     def app(self) -> FastAPI:

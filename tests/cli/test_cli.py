@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gongshu.cli import admin, setup  # noqa: F401  (commands register on import)
+from gongshu.cli import admin, ledger, setup  # noqa: F401  (commands register on import)
 from gongshu.cli.main import app
 
 

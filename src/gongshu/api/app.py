@@ -14,6 +14,7 @@ from gongshu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.routes import router as identity_router
 from gongshu.kernel.errors import DatabaseUnavailable
+from gongshu.ledger.routes import router as ledger_router
 
 __all__ = ["create_api"]
 
@@ -34,6 +35,7 @@ def create_api(platform: PlatformPort) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(identity_router)
+    app.include_router(ledger_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> Any:

@@ -78,6 +78,8 @@ def record(
         uow.aside(sa.insert(AuditRecord).values(**values))
     else:
         uow.session.add(row)
+        for hook in uow.audit_hooks:
+            hook(uow, row)
     return row
 
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     hash_algorithm: Literal["sm3", "sha256"] = "sm3"
     signature_algorithm: Literal["sm2", "ed25519"] = "sm2"
     encryption_algorithm: Literal["sm4-gcm", "aes-256-gcm"] = "sm4-gcm"
+    ledger_origin: str = Field(default="gongshu.local/ledger", min_length=1, max_length=200)
+    # A second key under keys/witness co-signs every checkpoint (a local witness).
+    ledger_witness: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

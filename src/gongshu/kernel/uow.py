@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,10 +45,13 @@ class UnitOfWork:
         context: RequestContext | None = None,
         writes: bool = True,
         aside_factory: sessionmaker[Session] | None = None,
+        audit_hooks: Sequence[Callable[[UnitOfWork, Any], None]] = (),
     ) -> None:
         self._session_factory = session_factory
         self._aside_factory = aside_factory or session_factory
         self.writes = writes
+        # Called with each audit record inside the transaction (the ledger anchors them).
+        self.audit_hooks = tuple(audit_hooks)
         self.clock = clock
         self.bus = bus
         self.context = context or RequestContext()

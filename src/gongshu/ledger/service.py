@@ -7,7 +7,7 @@ Appends lock the head row, so entries get consecutive indexes on both databases.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,9 +30,11 @@ from gongshu.ledger.merkle import (
 from gongshu.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
 
 __all__ = [
+    "ANCHORED_ACTIONS",
     "HEAD_ID",
     "LedgerKeys",
     "Pending",
+    "anchor_audit_record",
     "append",
     "append_many",
     "consistency",
@@ -255,3 +257,26 @@ def latest_checkpoint(uow: UnitOfWork) -> LedgerCheckpoint | None:
     return uow.session.scalar(
         sa.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1)
     )
+
+
+# State changes of public interest are anchored in the ledger. Sign-ins, tokens and user
+# records stay out: the ledger is public and must carry no personal data.
+ANCHORED_ACTIONS = ("grant.", "organisation.", "role.", "calendar.import", "calendar.set_day")
+
+
+def anchor_audit_record(keys: LedgerKeys) -> Callable[[UnitOfWork, Any], None]:
+    """An audit hook that appends anchored actions to the ledger in the same transaction."""
+
+    def hook(uow: UnitOfWork, record: Any) -> None:
+        if not record.action.startswith(ANCHORED_ACTIONS):
+            return
+        append(
+            uow,
+            keys=keys,
+            kind=record.action,
+            subject_type=record.subject_type,
+            subject_id=record.subject_id,
+            payload={"audit_record": record.id, "before": record.before, "after": record.after},
+        )
+
+    return hook
