@@ -116,3 +116,17 @@ def test_cli_checkpoint_export_and_verify(
     (exported / "entries.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     broken = run("ledger", "verify", "--export", str(exported), code=9)
     assert str(broken["first_problem"]).startswith("entry 100:")
+
+
+def test_the_public_entry_page_checks_the_proof(
+    platform: Platform, city: City, client: TestClient
+) -> None:
+    pending = client.get("/ledger/3", headers={"Accept": "text/html"})
+    assert pending.status_code == 200 and 'data-testid="pending"' in pending.text
+    with platform.uow() as uow:
+        ledger_service.make_checkpoint(uow, keys=platform.ledger_keys)
+    page = client.get("/ledger/3", headers={"Accept": "text/html"}).text
+    assert 'data-testid="verified"' in page and "organisation.create" in page
+    english = client.get("/ledger/3", params={"lang": "en"}).text
+    assert "Verified: this entry is included" in english
+    assert client.get("/ledger/999", headers={"Accept": "text/html"}).status_code == 404

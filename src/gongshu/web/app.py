@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.pages import router as identity_pages
+from gongshu.ledger.pages import router as ledger_pages
 from gongshu.web.i18n import LANGUAGES, load_translations
 from gongshu.web.middleware import PageMiddleware
 
@@ -76,3 +77,4 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
         secure=secure,
     )
     app.include_router(identity_pages)
+    app.include_router(ledger_pages)
