@@ -154,6 +154,7 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
 
     def add(self, *args: str, **kwargs: str) -> None:
         self.rows.append(Row(*args, **kwargs))
@@ -306,6 +307,7 @@ def bench_appends(tmp: Path, keys: LedgerKeys, args: argparse.Namespace, results
             with timed() as t:
                 spent = append_batches(platform, keys, items, batch)
             rates[batch] = len(items) / spent
+            results.busy.append(f"appends batch {batch} {t.others:.2f}")
             console.print(
                 f"  append_many batch {batch:>5}: {len(items):>7,} entries in {spent:.2f} s "
                 f"→ {fmt_rate(rates[batch])} (cpu {t.cpu / t.wall:.2f} cores, "
@@ -499,6 +501,7 @@ def build_log(
                 ledger.make_checkpoint(uow, keys=keys)
             checkpoint_s += time.perf_counter() - t
     rate = total / append_s
+    results.busy.append(f"build {whole.others:.2f}")
     console.print(
         f"  {total:,} entries: appending {append_s:.1f} s ({fmt_rate(rate)}), "
         f"{len(chunk_rates)} checkpoints {checkpoint_s:.2f} s, wall {whole.wall:.1f} s "
@@ -573,10 +576,12 @@ def bench_proofs(
     if args.wait_quiet > 0:
         console.print(f"  {wait_for_quiet(args.wait_quiet)}", highlight=False)
     db_times: list[float] = []
-    for index in indexes:
-        spent, proof = fresh(partial(ledger.inclusion, keys=keys, index=index, size=size))
-        db_times.append(spent)
-        mismatches += proof != tree.inclusion_proof(index, size)
+    with timed() as t_incl:
+        for index in indexes:
+            spent, proof = fresh(partial(ledger.inclusion, keys=keys, index=index, size=size))
+            db_times.append(spent)
+            mismatches += proof != tree.inclusion_proof(index, size)
+    results.busy.append(f"inclusion proofs {t_incl.others:.2f}")
     shared_times: list[float] = []
     with platform.uow(writes=False) as uow:
         for index in indexes:
@@ -736,6 +741,7 @@ def bench_verify(
         f"(cpu {t_verify.cpu / t_verify.wall:.2f} cores, others {t_verify.others:.2f})",
         highlight=False,
     )
+    results.busy.append(f"verify_database {t_verify.others:.2f}")
     export = tmp / "export"
     with timed() as t_export, platform.uow(writes=False) as uow:
         exported = export_ledger(uow, keys=keys, directory=export)
@@ -984,6 +990,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             console.print(f"(the partial log under --keep {args.keep} was left)", highlight=False)
         return 130
+    results.notes.append(
+        "cores other processes kept busy (nan: step too short to tell): " + ", ".join(results.busy)
+    )
     results.notes.append(
         f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
     )

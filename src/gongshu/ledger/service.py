@@ -21,10 +21,13 @@ from gongshu.ledger.checkpoint import Checkpoint, sign_checkpoint
 from gongshu.ledger.errors import EntryNotFound, LedgerMismatch, ProofOutOfRange
 from gongshu.ledger.merkle import (
     consistency_proof,
+    consistency_proof_nodes,
     empty_root,
     inclusion_proof,
+    inclusion_proof_nodes,
     leaf_hash,
     perfect_nodes_after_append,
+    root_nodes,
     subtree_hash,
 )
 from gongshu.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
@@ -80,6 +83,26 @@ class _Nodes:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._cache: dict[tuple[int, int], bytes] = {}
+
+    def prefetch(self, wanted: Sequence[tuple[int, int]]) -> None:
+        """Load the given nodes in one round trip (one indexed lookup per level)."""
+        by_level: dict[int, list[int]] = {}
+        for level, index in wanted:
+            if (level, index) not in self._cache:
+                by_level.setdefault(level, []).append(index)
+        if not by_level:
+            return
+        # One query, not one per node; per level so each part is a plain primary-key IN
+        # (a tuple IN would make SQLite scan the table).
+        parts = [
+            sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
+                LedgerNode.level == level, LedgerNode.index.in_(indexes)
+            )
+            for level, indexes in by_level.items()
+        ]
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        for level, index, value in self._uow.session.execute(query):
+            self._cache[(level, index)] = bytes.fromhex(value)
 
     def remember(self, level: int, index: int, value: bytes) -> None:
         self._cache[(level, index)] = value
@@ -195,7 +218,9 @@ def root(uow: UnitOfWork, *, keys: LedgerKeys, size: int) -> bytes:
     _check_size(uow, keys, size)
     if size == 0:
         return empty_root(keys.hasher)
-    return subtree_hash(0, size, _Nodes(uow).get, keys.hasher)
+    nodes = _Nodes(uow)
+    nodes.prefetch(root_nodes(size))
+    return subtree_hash(0, size, nodes.get, keys.hasher)
 
 
 def inclusion(uow: UnitOfWork, *, keys: LedgerKeys, index: int, size: int) -> list[bytes]:
@@ -203,7 +228,9 @@ def inclusion(uow: UnitOfWork, *, keys: LedgerKeys, index: int, size: int) -> li
     _check_size(uow, keys, size)
     if not 0 <= index < size:
         raise ProofOutOfRange.field("query.index", f"must be below the tree size {size}")
-    return inclusion_proof(index, size, _Nodes(uow).get, keys.hasher)
+    nodes = _Nodes(uow)
+    nodes.prefetch(inclusion_proof_nodes(index, size))
+    return inclusion_proof(index, size, nodes.get, keys.hasher)
 
 
 def consistency(uow: UnitOfWork, *, keys: LedgerKeys, first: int, second: int) -> list[bytes]:
@@ -211,7 +238,9 @@ def consistency(uow: UnitOfWork, *, keys: LedgerKeys, first: int, second: int) -
     _check_size(uow, keys, second)
     if not 0 <= first <= second:
         raise ProofOutOfRange.field("query.first", f"must be between 0 and {second}")
-    return consistency_proof(first, second, _Nodes(uow).get, keys.hasher)
+    nodes = _Nodes(uow)
+    nodes.prefetch(consistency_proof_nodes(first, second))
+    return consistency_proof(first, second, nodes.get, keys.hasher)
 
 
 def entry_by_hash(uow: UnitOfWork, *, leaf: str) -> LedgerEntry:
