@@ -35,6 +35,7 @@ from benchlib import (
     Interrupted,
     LoadResult,
     Spawned,
+    add_wait_quiet,
     configure_bytecode,
     free_port,
     hello_server_argv,
@@ -258,14 +259,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-postgres", action="store_true", help=f"skip PostgreSQL even when {PG_ENV} is set"
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before each measurement, wait up to this long for other processes to go quiet "
-        "(< 0.3 cores busy); 0: do not wait (default)",
-    )
+    add_wait_quiet(parser)
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.threads < 1:

@@ -6,6 +6,7 @@ as a sibling module (``python bench/startup.py`` puts ``bench/`` on ``sys.path``
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -620,3 +621,15 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.3, window: float = 2.0)
             return f"quiet after {waited:.0f} s (other processes: {others:.2f} cores)"
         if waited >= max_wait:
             return f"still busy after {waited:.0f} s (others: {others:.2f} cores); measuring anyway"
+
+
+def add_wait_quiet(parser: argparse.ArgumentParser) -> None:
+    """The ``--wait-quiet SECONDS`` option every benchmark shares."""
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement, wait up to this long for other processes to go quiet "
+        "(< 0.3 cores busy); 0: do not wait (default)",
+    )

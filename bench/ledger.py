@@ -44,6 +44,7 @@ from typing import Any
 
 from benchlib import (
     Interrupted,
+    add_wait_quiet,
     install_signal_handlers,
     load_average,
     machine_busy_seconds,
@@ -904,14 +905,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat", type=int, default=20, help="repeats per consistency pair and root (20)"
     )
     parser.add_argument("--seed", type=int, default=20261125, help="payloads and indexes")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before each measurement, wait up to this long for other processes to go quiet "
-        "(< 0.3 cores busy); 0: do not wait (default)",
-    )
+    add_wait_quiet(parser)
     parser.add_argument(
         "--profile",
         action="store_true",

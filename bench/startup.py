@@ -25,6 +25,7 @@ from benchlib import (
     DataHome,
     Interrupted,
     Summary,
+    add_wait_quiet,
     clean_env,
     configure_bytecode,
     free_port,
@@ -237,14 +238,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cached: .pyc files in a temporary PYTHONPYCACHEPREFIX (default); "
         "none: PYTHONDONTWRITEBYTECODE=1, gongshu's modules compile from source every start",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before each measurement, wait up to this long for other processes to go quiet "
-        "(< 0.3 cores busy); 0: do not wait (default)",
-    )
+    add_wait_quiet(parser)
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     parser.add_argument(
         "--no-breakdown", action="store_true", help="skip the in-process step breakdown"

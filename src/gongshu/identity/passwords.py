@@ -16,7 +16,7 @@ class PasswordHasher:
             self._argon = _Argon2(time_cost=1, memory_cost=1024, parallelism=1)
         else:
             self._argon = _Argon2()
-        self._dummy: str | None = None
+        self._decoy: str | None = None
 
     def hash(self, password: str) -> str:
         """A fresh argon2id hash of ``password``."""
@@ -25,15 +25,15 @@ class PasswordHasher:
     def verify(self, stored: str | None, password: str) -> bool:
         """True when ``password`` matches ``stored``; unknown users cost the same time."""
         try:
-            return self._argon.verify(stored or self._dummy_hash(), password) and stored is not None
+            return self._argon.verify(stored or self._decoy_hash(), password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    def _dummy_hash(self) -> str:
+    def _decoy_hash(self) -> str:
         # Made on first need, not at start-up: it costs as much as one real hash.
-        if self._dummy is None:
-            self._dummy = self._argon.hash("gongshu-no-such-user")
-        return self._dummy
+        if self._decoy is None:
+            self._decoy = self._argon.hash("gongshu-no-such-user")
+        return self._decoy
 
     def needs_rehash(self, stored: str) -> bool:
         """True when the stored hash uses weaker parameters than today's."""
