@@ -86,7 +86,9 @@ def pg_url() -> Iterator[str]:
 
 def _empty_tables(url: str) -> None:
     engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # The search index is engine-specific, so the models do not declare it.
+    tables = [t.name for t in Base.metadata.sorted_tables] + ["catalog_search"]
+    names = ", ".join(f'"{name}"' for name in tables)
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
     engine.dispose()

@@ -149,3 +149,60 @@ def make_grant(platform: Platform, admin: Actor, **overrides: Any) -> str:
             "delivery_modes": [DeliveryMode.API],
         } | overrides
         return grant_service.create_grant(uow, actor=admin, data=GrantCreate(**data)).id
+
+
+def entry_input(**overrides: Any) -> Any:
+    """A valid catalogue entry from the transport commission, with overrides."""
+    from gongshu.catalog.schemas import EntryInput
+
+    data: dict[str, Any] = {
+        "name": "公交站点基础信息",
+        "summary": "全市公交站点的名称、位置、线路和无障碍设施信息",
+        "keywords": ["公交", "站点", "出行"],
+        "provider": TRANSPORT,
+        "fields": [
+            {"name": "站点编号", "type": "string", "element_code": "DE10001"},
+            {"name": "站点名称", "type": "string"},
+            {"name": "经度", "type": "decimal"},
+            {"name": "纬度", "type": "decimal"},
+        ],
+        "format": "database",
+        "update_frequency": "monthly",
+        "share_type": "unconditional",
+        "delivery": ["api", "file"],
+        "open_type": "unconditional",
+        "theme": "04",
+        "impact": {"public_interest": "general"},
+    } | overrides
+    return EntryInput.model_validate(data)
+
+
+def publish(platform: Platform, city: City, entry_id: str) -> None:
+    """Submit (as the transport officer), approve and publish (as the bureau)."""
+    from gongshu.catalog import service as catalog
+
+    with platform.uow() as uow:
+        entry = catalog.get_entry(uow, actor=city.admin, entry_id=entry_id)
+        if entry.status == "draft":
+            catalog.submit_entry(uow, actor=city.admin, entry_id=entry_id)
+    with platform.uow() as uow:
+        catalog.approve_entry(uow, actor=city.admin, entry_id=entry_id, publish=True)
+
+
+def token_for(platform: Platform, username: str, scopes: list[str] | None = None) -> str:
+    """A fresh API token's secret for an existing user."""
+    from gongshu.identity import tokens
+    from gongshu.identity.schemas import TokenCreate
+
+    with platform.uow() as uow:
+        _token, raw = tokens.create_token(
+            uow,
+            actor=actor(platform, username),
+            data=TokenCreate(name="test", scopes=scopes or ["read", "write"]),  # type: ignore[arg-type]
+        )
+    return raw
+
+
+def auth(raw: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {raw}"}

@@ -7,13 +7,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from gongshu.kernel.db import Base, make_engine
-from gongshu.migrations import current_revision, head_revision
+from gongshu.migrations import current_revision, head_revision, managed
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": managed}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
     assert current_revision(engine) == head_revision(engine)

@@ -7,25 +7,10 @@ from collections.abc import Iterator
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform, build
-from gongshu.identity import service, tokens
-from gongshu.identity.schemas import TokenCreate
+from gongshu.identity import service
 from gongshu.kernel.clock import FixedClock
 from gongshu.kernel.settings import Settings
-from tests.factories import HEALTH, TRANSPORT, City, actor, build_city, make_grant
-
-
-def token_for(platform: Platform, username: str, scopes: list[str] | None = None) -> str:
-    with platform.uow() as uow:
-        _token, raw = tokens.create_token(
-            uow,
-            actor=actor(platform, username),
-            data=TokenCreate(name="test", scopes=scopes or ["read", "write"]),
-        )  # type: ignore[arg-type]
-    return raw
-
-
-def auth(raw: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {raw}"}
+from tests.factories import HEALTH, TRANSPORT, City, auth, build_city, make_grant, token_for
 
 
 def test_health_openapi_and_request_ids(client: TestClient) -> None:

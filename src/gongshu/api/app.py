@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 import gongshu
 from gongshu.api.errors import install_error_handlers
 from gongshu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gongshu.catalog.routes import dcat_router
+from gongshu.catalog.routes import router as catalog_router
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.routes import router as identity_router
 from gongshu.kernel.errors import DatabaseUnavailable
@@ -25,7 +27,7 @@ def create_api(platform: PlatformPort) -> FastAPI:
     app = FastAPI(
         title="Gongshu 公数 API",
         version=gongshu.__version__,
-        description="City public data platform: identity, grants, audit and more.",
+        description="City public data platform: identity, grants, catalogue, ledger and more.",
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -36,6 +38,8 @@ def create_api(platform: PlatformPort) -> FastAPI:
     install_error_handlers(app)
     app.include_router(identity_router)
     app.include_router(ledger_router)
+    app.include_router(catalog_router)
+    app.include_router(dcat_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> Any:
@@ -47,6 +51,10 @@ def create_api(platform: PlatformPort) -> FastAPI:
             raise DatabaseUnavailable("database unreachable") from exc
         return JSONResponse({"status": "ok", "version": gongshu.__version__})
 
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -36,19 +36,26 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse bodies over the limit with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    File uploads (``multipart/form-data``) get their own, larger limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.body_limit = limit
+        self.upload_limit = max(upload_limit or limit, limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, send)
+        headers = dict(scope["headers"])
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.upload_limit if upload else self.body_limit
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
         too_large = False
@@ -61,7 +68,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     # Report a disconnect: the app never sees a cut body, so it cannot act on
                     # half a request; whatever it answers is replaced by the 413 below.
                     too_large = True
@@ -73,20 +80,20 @@ class BodyLimitMiddleware:
             if too_large:
                 if not refused:
                     refused = True
-                    await self._refuse(scope, send)
+                    await self._refuse(scope, send, limit)
                 return
             await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         request_id = scope.get("state", {}).get("request_id", "-")
         body = json.dumps(
             {
                 "error": {
                     "code": "payload_too_large",
-                    "message": f"请求体过大 (request body larger than {self.limit} bytes)",
-                    "details": {"limit_bytes": self.limit, "request_id": request_id},
+                    "message": f"请求体过大 (request body larger than {limit} bytes)",
+                    "details": {"limit_bytes": limit, "request_id": request_id},
                 }
             }
         ).encode()

@@ -125,6 +125,13 @@ class Resource:
 
 
 _EVERYONE = {role: Reach.OWN for role in Role}
+# Who keeps catalogue entries: departments and districts their own, operators their products.
+_CATALOGUE_KEEPERS = {
+    Role.BUREAU_ADMIN: Reach.ALL,
+    Role.DEPT_OFFICER: Reach.OWN,
+    Role.DISTRICT_OFFICER: Reach.OWN,
+    Role.OPERATOR: Reach.OWN,
+}
 
 
 def _actions(*items: Action) -> dict[str, Action]:
@@ -186,6 +193,20 @@ ACTIONS: dict[str, Action] = _actions(
         False,
         {Role.AUDITOR: Reach.ALL, Role.SECURITY_OFFICER: Reach.ALL},
         "search the audit trail",
+    ),
+    Action(
+        "catalog.read",
+        False,
+        {role: Reach.ALL for role in Role if role != Role.PUBLIC},
+        "browse and search the catalogue (drafts: own organisation and the bureau)",
+    ),
+    Action("catalog.edit", True, _CATALOGUE_KEEPERS, "create, edit, submit or import entries"),
+    Action("catalog.deprecate", True, _CATALOGUE_KEEPERS, "deprecate a published entry"),
+    Action(
+        "catalog.review",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL},
+        "review, return and publish submitted entries",
     ),
     Action("calendar.read", False, {role: Reach.ALL for role in Role}, "read the calendar"),
     Action("calendar.edit", True, {Role.BUREAU_ADMIN: Reach.ALL}, "import or edit holidays"),

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     default_language: Literal["zh", "en"] = "zh"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=64 * 1_048_576, ge=1024)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)

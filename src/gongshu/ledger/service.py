@@ -290,7 +290,14 @@ def latest_checkpoint(uow: UnitOfWork) -> LedgerCheckpoint | None:
 
 # State changes of public interest are anchored in the ledger. Sign-ins, tokens and user
 # records stay out: the ledger is public and must carry no personal data.
-ANCHORED_ACTIONS = ("grant.", "organisation.", "role.", "calendar.import", "calendar.set_day")
+ANCHORED_ACTIONS = (
+    "catalog.",
+    "grant.",
+    "organisation.",
+    "role.",
+    "calendar.import",
+    "calendar.set_day",
+)
 
 
 def anchor_audit_record(keys: LedgerKeys) -> Callable[[UnitOfWork, Any], None]:

@@ -10,7 +10,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "managed", "upgrade"]
+
+# Tables the models do not declare because they are engine-specific (the FTS5 search index
+# and its shadow tables, or PostgreSQL's tsvector table): migrations create them by hand.
+_UNMANAGED_PREFIXES = ("catalog_search",)
+
+
+def managed(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's include_object: leave the hand-made search index alone."""
+    return not (type_ == "table" and (name or "").startswith(_UNMANAGED_PREFIXES))
 
 
 def alembic_config(engine: Engine) -> Config:
