@@ -167,3 +167,19 @@ def test_dcat_shows_published_open_entries_to_everyone(
     rdf = client.get("/catalog.rdf")
     assert rdf.headers["content-type"].startswith("application/rdf+xml")
     Graph().parse(data=rdf.text, format="xml")
+
+
+def test_entry_iris_negotiate_between_page_and_rdf(
+    client: TestClient, city: City, platform: Platform
+) -> None:
+    officer = auth(token_for(platform, "officer"))
+    entry_id = _published(client, officer, auth(token_for(platform, "admin")))
+    turtle = client.get(f"/catalog/{entry_id}", headers={"Accept": "text/turtle"},
+                        follow_redirects=False)  # fmt: skip
+    assert turtle.headers["location"] == f"/dataset/{entry_id}.ttl"
+    json_ld = client.get(f"/catalog/{entry_id}", headers={"Accept": "application/ld+json"},
+                         follow_redirects=False)  # fmt: skip
+    assert json_ld.headers["location"] == f"/dataset/{entry_id}.jsonld"
+    staff = client.get(f"/catalog/{entry_id}", headers=officer | {"Accept": "text/html"},
+                       follow_redirects=False)  # fmt: skip
+    assert staff.headers["location"] == f"/console/catalog/{entry_id}"

@@ -7,7 +7,7 @@ titles and two-row headers, GBK and BOM CSVs — and read back through the publi
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -29,6 +29,7 @@ from gongshu.catalog.sheets import (
 )
 from gongshu.catalog.vocab import COLUMNS, Column
 from gongshu.kernel.errors import InvalidInput
+from tests.kernel.test_tabular import excel_xlsx
 
 TITLE = "北京市交通委员会政务数据资源目录（2025年）"
 HEADER = ["目录名称", "摘要", "提供单位", "数据项", "数据格式", "更新频率", "共享属性",
@@ -51,7 +52,7 @@ VALID = {
 }
 
 
-def line(header: Sequence[str], changes: dict[str, object] | None = None) -> list[object]:
+def line(header: Sequence[str], changes: Mapping[str, object] | None = None) -> list[object]:
     """A data row under ``header``: the valid values, with ``changes``."""
     cells: dict[str, object] = {**VALID, **(changes or {})}
     return [cells.get(name, "") for name in header]
@@ -90,6 +91,13 @@ def convert(changes: dict[str, object]) -> dict[str, object]:
     assert errors == []
     assert values is not None
     return values
+
+
+def fields_of(values: dict[str, object]) -> list[dict[str, Any]]:
+    """The data items of converted values."""
+    fields = values["fields"]
+    assert isinstance(fields, list)
+    return fields
 
 
 def errors_of(changes: dict[str, object]) -> list[CellError]:
@@ -169,14 +177,15 @@ ENTRIES: list[dict[str, object]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["xlsx", "csv-utf-8-sig", "csv-gb18030"])
+@pytest.mark.parametrize("kind", ["xlsx", "utf-8-sig", "gb18030"])
 def test_an_export_reads_back_to_the_same_input(kind: str) -> None:
     rows = [input_to_row(entry) for entry in ENTRIES]
     if kind == "xlsx":
         data, name, first = write_xlsx(rows, title=TITLE), "导出.xlsx", 3
+    elif kind == "gb18030":
+        data, name, first = write_csv(rows, encoding="gb18030"), "导出.csv", 2
     else:
-        encoding = "gb18030" if kind.endswith("gb18030") else "utf-8-sig"
-        data, name, first = write_csv(rows, encoding=encoding), "导出.csv", 2
+        data, name, first = write_csv(rows, encoding="utf-8-sig"), "导出.csv", 2
 
     table = read_table(data, filename=name)
 
@@ -184,8 +193,15 @@ def test_an_export_reads_back_to_the_same_input(kind: str) -> None:
     assert table.unknown_headers == []
     assert [row.row for row in table.rows] == [first, first + 1, first + 2]
     assert [row_to_input(row) for row in table.rows] == [(entry, []) for entry in ENTRIES]
-    for entry in ENTRIES:
-        EntryInput.model_validate(entry)
+
+
+def test_input_to_row_takes_validated_models_too() -> None:
+    entry = EntryInput.model_validate(ENTRIES[0])
+
+    row = input_to_row(entry.model_dump())  # enums, FieldInput dumps, None for blanks
+
+    assert {column: text for column, text in row.items() if text} == input_to_row(ENTRIES[0])
+    assert row[Column.LEGAL_BASIS] == ""
 
 
 def test_input_to_row_writes_labels_and_the_data_item_syntax() -> None:
@@ -273,15 +289,19 @@ def test_a_utf8_bom_csv_with_quoted_line_breaks(delimiter: str) -> None:
     assert [row.row for row in table.rows] == [2, 4]
     values, errors = row_to_input(table.rows[0])
     assert errors == [] and values is not None
-    assert [item["description"] for item in values["fields"]] == ["", "含“支线”"]  # type: ignore[attr-defined,index]
+    assert [field["description"] for field in fields_of(values)] == ["", "含“支线”"]
 
 
-def test_a_merged_title_and_a_two_row_header_with_merged_parents() -> None:
+@pytest.mark.parametrize(
+    "children", [["共享属性", "共享条件", "共享方式"], ["属性", "条件", "方式"]]
+)
+def test_a_merged_title_and_a_two_row_header_with_merged_parents(children: list[str]) -> None:
     upper = ["序号", "目录名称", "摘要", "提供单位", "数据项", "数据格式", "更新频率", "共享", "",
              "", "开放属性", "分类分级", "", "备注"]  # fmt: skip
-    lower = ["", "", "", "", "", "", "", "共享属性", "共享条件", "共享方式", "", "分类", "分级", ""]
+    lower = ["", "", "", "", "", "", "", *children, "", "分类", "分级", ""]
     row = ["1", "公交线路信息", "全市公交线路", "市交通委员会", "线路编号", "数据库", "每日",
-           "有条件共享", "仅用于公交调度", "接口服务", "无条件开放", "交通出行", "一般3级", "无"]  # fmt: skip
+           "有条件共享", "仅用于公交调度", "接口服务", "无条件开放", "交通出行", "一般3级",
+           "无"]  # fmt: skip
     vertical = [f"{letter}3:{letter}4" for letter in "ABCDEFGKN"]
     data = xlsx(
         [[TITLE], ["填报单位：市交通委员会　　填报日期：2025年3月"], upper, lower, row, [], row],
@@ -349,18 +369,45 @@ def test_full_width_characters_numbers_dates_and_line_breaks() -> None:
     assert errors == [] and values is not None
     assert (values["theme"], values["format"]) == ("05", "csv")
     assert values["keywords"] == ["交通", "出行", "公交"]
-    assert [item["name"] for item in values["fields"]] == ["姓名", "性别", "出生日期"]  # type: ignore[attr-defined,index]
+    assert [field["name"] for field in fields_of(values)] == ["姓名", "性别", "出生日期"]
 
 
 def test_blank_rows_are_skipped_and_row_numbers_stay_true() -> None:
-    numbered = ["序号", *HEADER]
-    rows = [[TITLE], numbered, ["1", *line(HEADER)], [], [None, ""], ["2"], ["3", *line(HEADER)],
-            ["", *line(HEADER), "", "", ""]]  # fmt: skip
+    numbered: list[object] = ["序号", *HEADER]
+    rows: list[list[object]] = [
+        [TITLE], numbered, ["1", *line(HEADER)], [], [None, ""], ["2"], ["3", *line(HEADER)],
+        ["", *line(HEADER), "", "", ""], [], numbered, ["4", *line(HEADER)],
+    ]  # fmt: skip
 
     table = read_table(xlsx(rows, merges=["A1:N1"]), filename="目录.xlsx")
 
-    # Row 6 holds only a 序号: nothing to import, so it is skipped too.
-    assert [row.row for row in table.rows] == [3, 7, 8]
+    # Row 6 holds only a 序号 and row 10 repeats the header: neither is an entry.
+    assert [row.row for row in table.rows] == [3, 7, 8, 11]
+
+
+def test_a_workbook_saved_by_excel() -> None:
+    header = [*HEADER, "发布日期", "更新日期", "资源代码", "备注"]
+    strings = {text: f'<c t="inlineStr"><is><t>{text}</t></is></c>' for text in VALID.values()}
+    cells = (
+        f'<c r="A3" t="s"><v>{len(header)}</v></c><c r="B3" t="s"><v>{len(header) + 1}</v></c>'
+        + "".join(strings[VALID[name]] for name in HEADER[2:-1])
+        + '<c r="M3"><v>4</v></c><c r="N3" s="1"><v>45717</v></c><c r="O3" s="2"><v>45717.5</v>'
+        '</c><c r="P3" t="e"><v>#N/A</v></c><c r="Q3" t="b"><v>1</v></c>'
+    )
+
+    table = read_table(excel_xlsx(header, cells), filename="目录.xlsx")
+
+    (row,) = table.rows
+    assert row.row == 3
+    assert row.cells[Column.NAME] == "公交线路信息"  # the phonetic run is not text
+    assert row.cells[Column.SUMMARY] == "全市\n线路"
+    assert row.cells[Column.THEME] == "4"
+    assert row.cells[Column.PUBLISHED_ON] == "2025-03-01"
+    assert row.cells[Column.UPDATED_ON] == "2025-03-01 12:00:00"
+    assert row.cells[Column.RESOURCE_CODE] == "#N/A"
+    assert table.unknown_headers == ["备注"]
+    values, errors = row_to_input(row)
+    assert errors == [] and values is not None and values["theme"] == "04"
 
 
 def test_the_header_may_be_on_a_later_sheet() -> None:
@@ -405,7 +452,8 @@ def test_the_header_may_be_on_a_later_sheet() -> None:
         ("共享方式", "API/文件下载", "delivery", ["api", "file"]),
         ("共享方式", "接口；沙箱;接口", "delivery", ["api", "sandbox"]),
         ("共享方式", "批量交换\n接口", "delivery", ["batch", "api"]),
-        ("关键词", "公交、线路 站点，出行;地铁", "keywords", ["公交", "线路", "站点", "出行", "地铁"]),
+        ("关键词", "公交、线路 站点，出行;地铁", "keywords",
+         ["公交", "线路", "站点", "出行", "地铁"]),
         ("关联目录", "RC-1, RC-2；RC-3", "related", ["RC-1", "RC-2", "RC-3"]),
         ("影响评估", "国家安全：无；经济社会公共利益:一般；组织个人权益：严重", "impact",
          {"national_security": "none", "public_interest": "general", "rights": "serious"}),
@@ -450,7 +498,9 @@ def test_data_items_in_the_full_syntax() -> None:
 
 def test_an_unknown_share_type_names_row_and_column() -> None:
     assert errors_of({"共享属性": "部分共享"}) == [
-        CellError(5, "共享属性", "unknown value '部分共享'; allowed: 无条件共享, 有条件共享, 不予共享")
+        CellError(
+            5, "共享属性", "unknown value '部分共享'; allowed: 无条件共享, 有条件共享, 不予共享"
+        )
     ]
 
 
@@ -461,7 +511,8 @@ def test_an_unknown_share_type_names_row_and_column() -> None:
          "不予共享 must cite the law, regulation or decision"),
         ({"共享属性": "有条件共享", "共享条件": ""}, "共享条件",
          "有条件共享 must state its scope and purpose"),
-        ({"开放属性": "有条件开放", "开放条件": ""}, "开放条件", "有条件开放 must state its conditions"),
+        ({"开放属性": "有条件开放", "开放条件": ""}, "开放条件",
+         "有条件开放 must state its conditions"),
         ({"共享方式": ""}, "共享方式", "shared data needs at least one delivery method"),
         ({"数据项": ""}, "数据项", "a data resource lists at least one data item"),
         ({"数据项": "姓名\n姓名"}, "数据项", "data item '姓名' appears twice"),
@@ -484,7 +535,8 @@ def test_cross_column_rules_name_the_missing_column(
         ({"分类": "99"}, "分类", "allowed: 01 综合政务, 02 经济发展"),
         ({"分类": "05 交通出行"}, "分类", "unknown value '05 交通出行'"),
         ({"共享方式": "接口、邮寄"}, "共享方式", "unknown value '邮寄'; allowed: 接口服务"),
-        ({"数据项": "姓名|文字型"}, "数据项", "data item '姓名': unknown type '文字型'; allowed: 字符型"),
+        ({"数据项": "姓名|文字型"}, "数据项",
+         "data item '姓名': unknown type '文字型'; allowed: 字符型"),
         ({"数据项": "姓名|字符型|||隐私"}, "数据项", "data item '姓名': unknown flag '隐私'"),
         ({"数据项": "|字符型"}, "数据项", "has no name"),
         ({"数据项": "a|b|c|d|e|f"}, "数据项", "more than 5 parts"),
@@ -525,26 +577,10 @@ def refused(data: bytes, filename: str, **kwargs: Any) -> InvalidInput:
     return caught.value
 
 
-def test_a_truncated_xlsx_is_refused() -> None:
-    data = xlsx([HEADER, line(HEADER)])
+def test_a_csv_without_a_header_is_refused() -> None:
+    data = "标题\n说明\n".encode()
 
-    error = refused(data[: len(data) // 2], "目录.xlsx")
-
-    assert "not a readable xlsx file" in error.message
-
-
-@pytest.mark.parametrize(
-    ("data", "filename", "fragment"),
-    [
-        (bytes(range(256)) * 8, "目录.csv", "not a readable xlsx or CSV file"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "目录.xls", "old .xls workbook"),
-        ("目录名称,摘要".encode(), "目录.xlsx", "not a readable xlsx file"),
-        (b"\x81\xff\x81\xff", "目录.csv", "not UTF-8, GB18030 or UTF-16 text"),
-        ("标题\n说明\n".encode(), "目录.csv", "no header row in the first 10 rows"),
-    ],
-)
-def test_unreadable_files_are_refused(data: bytes, filename: str, fragment: str) -> None:
-    assert fragment in refused(data, filename).message
+    assert "no header row in the first 10 rows" in refused(data, "目录.csv").message
 
 
 def test_a_missing_required_header_is_refused() -> None:
@@ -564,14 +600,6 @@ def test_a_header_appearing_twice_is_refused() -> None:
 
     assert "header 目录名称 appears twice (columns A, N)" in error.message
     assert error.details[0]["column"] == "目录名称"
-
-
-def test_an_unknown_sheet_is_refused_with_the_sheets_listed() -> None:
-    data = xlsx([HEADER], before=[("说明", [["填表说明"]])])
-
-    error = refused(data, "目录.xlsx", sheet="数据")
-
-    assert "no sheet named '数据'; sheets: 说明, 目录" in error.message
 
 
 def test_no_header_in_the_first_ten_rows_is_refused() -> None:
@@ -603,7 +631,9 @@ def test_the_template_has_dropdowns_an_example_and_a_guide() -> None:
                           "分类", "分级"}  # fmt: skip
     assert lists["共享属性"] == '"无条件共享,有条件共享,不予共享"'
     assert all(len(formula) <= 257 for formula in lists.values())
-    guide = [[cell.value for cell in row] for row in book["填写说明"].iter_rows(min_row=2)]
+    guide = [
+        [str(cell.value or "") for cell in row] for row in book["填写说明"].iter_rows(min_row=2)
+    ]
     assert [row[0] for row in guide] == [column.value for column in COLUMNS]
     assert guide[0][1] == "必填"
     assert "无条件共享、有条件共享、不予共享" in next(r[3] for r in guide if r[0] == "共享属性")
@@ -615,14 +645,16 @@ def test_the_template_has_dropdowns_an_example_and_a_guide() -> None:
 
 
 def test_ten_thousand_rows_read_and_convert(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [input_to_row({**ENTRIES[0], "name": f"居民户籍信息{n}"}) for n in range(10_000)]
-    data = write_xlsx(rows)
+    data = write_xlsx([input_to_row(ENTRIES[0])] * 10_000)  # every column filled, 4 data items
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     table = read_table(data, filename="大目录.xlsx")
     converted = [row_to_input(row) for row in table.rows]
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 
     assert len(converted) == 10_000 and all(values for values, _ in converted)
-    with capsys.disabled():
-        print(f"\n10,000-row xlsx read + row_to_input: {10_000 / elapsed:,.0f} rows/s")
+    with capsys.disabled():  # wall time suffers on a shared machine; CPU time shows the code
+        print(
+            f"\n10,000-row xlsx, read_table + row_to_input: {10_000 / elapsed:,.0f} rows/s "
+            f"({10_000 / cpu:,.0f} rows/s of CPU time)"
+        )

@@ -9,10 +9,11 @@ import re
 import struct
 from collections import OrderedDict
 from decimal import Decimal
+from enum import IntEnum
 
 import pytest
 
-from gongshu.ledger.canonical import canonical_json
+from gongshu.ledger.canonical import _exact, _fast, canonical_json
 
 
 def test_rfc8785_section_3_2_4_example() -> None:
@@ -192,5 +193,171 @@ def test_refusals_name_the_path(value: object, path: str, reason: str) -> None:
 def test_reference_cycles_are_refused() -> None:
     loop: list[object] = []
     loop.append(loop)
+    with pytest.raises(ValueError, match="cycle"):
+        canonical_json(loop)
+
+
+# The fast path (the C ``json`` encoder, when it provably writes RFC 8785) must give the same
+# bytes as the exact writer, and must step aside for everything the exact writer decides.
+
+TRICKY_TEXT = [
+    "",
+    "plain",
+    "拱墅区数据局",
+    "金额（元），备注：无",  # fullwidth punctuation, U+FF08 / U+FF0C
+    "\x00\x01\x07\x1f\b\t\n\f\r",
+    '"\\/',
+    "\x7f\u2028\u2029",
+    "\ue000\uf8ff\ufb33\ufeff\uffff",
+    "\U0001f600\U00010000\U0010ffff",
+    "€$\u000f\nA'B\"\\",
+]
+TRICKY_FLOATS = [
+    0.1,
+    -1.5,
+    12345.67,
+    333333333.33333329,
+    1424953923781206.2,
+    0.0001,
+    5e-324,
+    1e-7,
+    9.999999999999997e-7,
+    1e16,
+    1e21,
+    1e23,
+    1.7976931348623157e308,
+    100.0,
+    -0.0,
+    0.0,
+    2.0**53,
+]
+TRICKY_INTS = [0, -1, 2**53 - 1, -(2**53 - 1), 2**53 + 1, -(2**63), 10**30, -(10**40)]
+
+
+def _random_value(generator: random.Random, depth: int = 0) -> object:
+    roll = generator.random()
+    if depth < 4 and roll < 0.25:
+        return {
+            _random_text(generator): _random_value(generator, depth + 1)
+            for _ in range(generator.randrange(6))
+        }
+    if depth < 4 and roll < 0.4:
+        return [_random_value(generator, depth + 1) for _ in range(generator.randrange(5))]
+    choice = generator.randrange(6)
+    if choice == 0:
+        return _random_text(generator)
+    if choice == 1:
+        return generator.choice([*TRICKY_INTS, generator.randrange(-(2**60), 2**60)])
+    if choice == 2:
+        (value,) = struct.unpack("<d", generator.getrandbits(64).to_bytes(8, "little"))
+        return value if math.isfinite(value) else generator.choice(TRICKY_FLOATS)
+    if choice == 3:
+        return round(generator.uniform(-1e6, 1e6), generator.randrange(4))
+    if choice == 4:
+        return generator.choice(TRICKY_FLOATS)
+    return generator.choice([None, True, False])
+
+
+def _random_text(generator: random.Random) -> str:
+    pieces = [generator.choice(TRICKY_TEXT) for _ in range(generator.randrange(3))]
+    return "".join(pieces) + generator.choice(["", "a", "z", "é", "测", "\uff0c", "\U0001f600"])
+
+
+def test_fast_path_and_exact_writer_agree_on_random_tricky_values() -> None:
+    generator = random.Random(20261125)
+    fast_taken = 0
+    for _ in range(5000):
+        value = {"entry": _random_value(generator), "n": generator.randrange(100)}
+        exact = _exact(value)
+        fast = _fast(value)
+        if fast is not None:
+            fast_taken += 1
+            assert fast == exact, value
+        assert canonical_json(value) == exact
+        assert canonical_json(json.loads(exact)) == exact  # stable under reparsing
+    assert fast_taken > 500  # the fast path is really exercised, not always declined
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [True, False, None], "c": {"d": "e"}},
+        {"金额": 12345.67, "名称": "运河沿岸社区文化活动季", "备注": "需补充（含预算明细）。"},
+        {"big": 2**53 + 1, "huge": -(10**30), "small": -(2**53 - 1)},
+        {"z": [[], {}, [[{"y": 0.5}]]], "a": ""},
+        {"\ue000": 1, "\uffff": 2, "\ufb33": 3, "a": 4},  # high BMP keys without astral ones
+        {"\U0001f600": 1, "\U00010000": 2, "a": 3},  # astral keys without high BMP ones
+        {"s": TRICKY_TEXT},
+        {"float": 1424953923781206.2, "tiny": 0.0001, "neg": -333333333.3333333},
+    ],
+)
+def test_fast_path_serves_common_values_exactly(value: object) -> None:
+    fast = _fast(value)
+    assert fast is not None
+    assert fast == _exact(value) == canonical_json(value)
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1, "\ufb33": 2},  # UTF-16 order differs from code-point order here
+        {"a": {"\U0001f600": 1}, "b": {"\ue000": 2}},
+        *({"x": f} for f in (1e-7, 1e16, 1e21, 100.0, -0.0, 0.0, 2.0**53, 5e-324)),
+        {"x": math.nan},
+        {"x": [math.inf]},
+        {"x": (1, 2)},
+        {1: "x"},
+        {"x": {True: 1}},
+        {"x": "\ud83d"},
+        {"\udc00": 1},
+        {"x": "\ud83d\ude00"},  # two surrogate code points, not a character
+        {"x": _Level.HIGH},
+        {_Text("k"): 1},
+        {"x": _Text("v")},
+        {"x": Decimal("1.5")},
+        {"x": b"bytes"},
+        OrderedDict([("b", 1), ("a", 2)]),
+        [1e22],
+        "top-level string",
+        1.5,
+        7,
+        None,
+    ],
+)
+def test_fast_path_declines_what_only_the_exact_writer_may_decide(value: object) -> None:
+    assert _fast(value) is None
+    try:
+        expected = _exact(value)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as info:
+            canonical_json(value)
+        assert str(info.value) == str(exc)
+    else:
+        assert canonical_json(value) == expected
+
+
+def test_astral_and_high_bmp_keys_keep_utf16_order() -> None:
+    value = {"\ufb33": "dalet", "\U0001f600": "grin", "\ue000": "private", "a": "a"}
+    assert canonical_json(value) == (
+        '{"a":"a","\U0001f600":"grin","\ue000":"private","\ufb33":"dalet"}'.encode()
+    )
+
+
+def test_deep_values_are_decided_by_the_exact_writer() -> None:
+    deep: object = "leaf"
+    for _ in range(200):
+        deep = [deep]
+    assert _fast(deep) is None
+    assert canonical_json(deep) == b"[" * 200 + b'"leaf"' + b"]" * 200
+    loop: dict[str, object] = {}
+    loop["self"] = loop
     with pytest.raises(ValueError, match="cycle"):
         canonical_json(loop)

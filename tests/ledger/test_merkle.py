@@ -11,6 +11,7 @@ import pytest
 from gongshu.kernel.crypto import Hasher
 from gongshu.ledger.merkle import (
     MerkleTree,
+    append_nodes,
     consistency_proof,
     consistency_proof_nodes,
     empty_root,
@@ -584,3 +585,36 @@ def test_batch_fetching_the_listed_nodes_is_enough() -> None:
         assert verify_consistency(SHA256, old, new, tree.root(old), tree.root(new), proof)
     assert root_nodes(0) == []
     assert root_nodes(1000) == [(9, 0), (8, 2), (7, 6), (6, 14), (5, 30), (3, 124)]
+
+
+def _stored_nodes_read(tree: MerkleTree, size: int, count: int) -> list[tuple[int, int]]:
+    """Append ``count`` leaves to the first ``size``; the nodes read that the batch did not make."""
+    made: set[tuple[int, int]] = set()
+    read: dict[tuple[int, int], None] = {}
+
+    def get(level: int, index: int) -> bytes:
+        if (level, index) not in made:
+            assert (index + 1) << level <= size  # already stored before the batch
+            read[level, index] = None
+        return tree.get(level, index)
+
+    for position in range(size, size + count):
+        for level, index, value in perfect_nodes_after_append(
+            position, tree.leaf_hash(position), get, SHA256
+        ):
+            assert value == tree.get(level, index)
+            made.add((level, index))
+    return list(read)
+
+
+def test_append_nodes_lists_exactly_the_stored_nodes_a_batch_of_appends_reads() -> None:
+    tree = MerkleTree(SHA256, entries(300))
+    for size in range(0, 260):
+        for count in (0, 1, 2, 3, 5, 8, 13, 40):
+            expected = sorted(_stored_nodes_read(tree, size, count))
+            assert sorted(append_nodes(size, count)) == expected, (size, count)
+    assert append_nodes(0, 1000) == []
+    assert append_nodes(7, 1) == [(0, 6), (1, 2), (2, 0)]
+    assert append_nodes(6, 1) == []
+    with pytest.raises(ValueError):
+        append_nodes(-1, 1)

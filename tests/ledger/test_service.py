@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import sqlalchemy as sa
 
 from gongshu.bootstrap import Platform
 from gongshu.kernel.crypto import Ed25519Signer, Hasher, Sm2Signer
 from gongshu.ledger import service as ledger
+from gongshu.ledger.canonical import _exact
 from gongshu.ledger.checkpoint import verify_note
 from gongshu.ledger.errors import ProofOutOfRange
 from gongshu.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from gongshu.ledger.models import LedgerEntry, LedgerHead, LedgerNode
 from gongshu.ledger.service import LedgerKeys, Pending
+from gongshu.ledger.verify import verify_database
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +118,114 @@ def test_a_log_hashed_one_way_refuses_the_other(platform: Platform, keys: Ledger
     other = LedgerKeys(Hasher("sha256"), keys.origin, keys.signers)
     with platform.uow() as uow, pytest.raises(Exception, match="hashed with sm3"):
         ledger.append(uow, keys=other, kind="k", subject_type="t", subject_id="x", payload={})
+
+
+def _stored(platform: Platform) -> tuple[list[tuple[int, bytes, str]], dict[tuple[int, int], str]]:
+    with platform.uow() as uow:
+        rows = uow.session.execute(
+            sa.select(LedgerEntry.index, LedgerEntry.body, LedgerEntry.leaf_hash).order_by(
+                LedgerEntry.index
+            )
+        )
+        entries = [(i, bytes(b), h) for i, b, h in rows]
+        nodes = uow.session.execute(sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash))
+        return entries, {(level, index): value for level, index, value in nodes}
+
+
+def _expected_nodes(tree: MerkleTree) -> dict[tuple[int, int], str]:
+    return {
+        (level, index): tree.get(level, index).hex()
+        for level in range(tree.size.bit_length())
+        for index in range(tree.size >> level)
+    }
+
+
+def test_batches_of_any_size_store_the_exact_bodies_and_every_perfect_node(
+    platform: Platform, keys: LedgerKeys
+) -> None:
+    appended: list[int] = []
+    tricky = {"金额": 1000.0, "比例": 0.125, "大数": 2**60, "\U0001f600": "😀", "\ue000": None}
+    for batch in (1, 2, 5, 1, 16, 31, 1, 64, 3):
+        with platform.uow() as uow:
+            first = ledger.tree_size(uow, keys=keys)
+            items = [
+                Pending("grant.update", "grant", f"grt_{first + n}", {**tricky, "n": first + n})
+                for n in range(batch)
+            ]
+            appended += ledger.append_many(uow, keys=keys, items=items)
+            assert ledger.tree_size(uow, keys=keys) == first + batch  # read in the same unit
+            uow.commit()
+    assert appended == list(range(124))
+    entries, nodes = _stored(platform)
+    tree = MerkleTree(keys.hasher)
+    for index, body, leaf in entries:
+        expected_body = _exact(
+            {
+                "index": index,
+                "at": "2026-11-25T02:00:00+00:00",
+                "kind": "grant.update",
+                "subject": {"type": "grant", "id": f"grt_{index}"},
+                "payload": {**tricky, "n": index},
+            }
+        )
+        assert body == expected_body
+        assert leaf == leaf_hash(keys.hasher, body).hex()
+        tree.append(body)
+    assert nodes == _expected_nodes(tree)
+    with platform.uow() as uow:
+        assert ledger.root(uow, keys=keys, size=124) == tree.root()
+        assert ledger.inclusion(uow, keys=keys, index=77, size=100) == tree.inclusion_proof(77, 100)
+        assert ledger.consistency(uow, keys=keys, first=13, second=124) == (
+            tree.consistency_proof(13, 124)
+        )
+        assert verify_database(uow, keys=keys).ok
+
+
+def test_concurrent_appenders_get_consecutive_indexes_and_one_valid_tree(
+    platform: Platform, keys: LedgerKeys
+) -> None:
+    _fill(platform, keys, 3)
+    started = threading.Barrier(8)
+
+    def appender(worker: int) -> list[int]:
+        got: list[int] = []
+        started.wait(timeout=10)
+        for round_ in range(4):
+            with platform.uow() as uow:
+                items = [
+                    Pending("grant.create", "grant", f"w{worker}-{round_}-{n}", {"w": worker})
+                    for n in range(1 + (worker + round_) % 3)
+                ]
+                got += ledger.append_many(uow, keys=keys, items=items)
+                uow.commit()
+        return got
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [f.result() for f in [pool.submit(appender, w) for w in range(8)]]
+    indexes = sorted(i for got in results for i in got)
+    assert indexes == list(range(3, 3 + len(indexes)))
+    for got in results:  # one unit of work's entries are contiguous
+        assert got == sorted(got)
+    entries, nodes = _stored(platform)
+    assert [index for index, _, _ in entries] == list(range(3 + len(indexes)))
+    tree = MerkleTree(keys.hasher, [body for _, body, _ in entries])
+    assert nodes == _expected_nodes(tree)
+    with platform.uow() as uow:
+        assert ledger.tree_size(uow, keys=keys) == tree.size
+        assert verify_database(uow, keys=keys).ok
+
+
+def test_a_missing_head_row_is_made_again(platform: Platform, keys: LedgerKeys) -> None:
+    with platform.uow() as uow:
+        uow.session.execute(sa.delete(LedgerHead))
+        uow.commit()
+    with platform.uow() as uow:
+        assert ledger.tree_size(uow, keys=keys) == 0
+        assert (
+            ledger.append(uow, keys=keys, kind="k", subject_type="t", subject_id="1", payload={})
+            == 0
+        )
+        uow.commit()
+    with platform.uow() as uow:
+        head = uow.session.get(LedgerHead, ledger.HEAD_ID)
+        assert head is not None and (head.size, head.hash_algorithm) == (1, "sm3")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -26,7 +26,8 @@ from gongshu.catalog import imports, search, service, sheets
 from gongshu.catalog.diff import diff_documents
 from gongshu.catalog.errors import DuplicateEntry, ImportRejected
 from gongshu.catalog.models import Entry
-from gongshu.catalog.schemas import COLUMN_OF, EntryInput
+from gongshu.catalog.routes import MAX_IMPORT_BYTES
+from gongshu.catalog.schemas import COLUMN_OF, EntryInput, FieldRead
 from gongshu.catalog.vocab import (
     DELIVERY_LABELS,
     THEMES,
@@ -57,20 +58,9 @@ __all__ = ["console_charts", "latest_ledger_index", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-FACET_ORDER = (
-    "provider",
-    "district",
-    "theme",
-    "grade",
-    "share_type",
-    "open_type",
-    "format",
-    "update_frequency",
-    "status",
-    "kind",
-)
+# Facets in the order the sidebar lists them (the search module's order).
+FACET_ORDER = tuple(search.FACETS)
 PAGE_SIZE = 20
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 UPLOAD_TTL_SECONDS = 24 * 3600
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LIST_SEP = re.compile(r"[、，,；;\n]+")
@@ -145,7 +135,9 @@ def console_charts(actor: Actor, uow: UnitOfWork) -> list[ConsoleChart]:
         title, prefix, link = CONSOLE_CHARTS[chart_id]
         if query:
             link = link.replace("?", f"?{query}&", 1)
-        charts.append((chart_id, title, prefix, link, dict(result.facets.get(facet, []))))
+        counts = dict(result.facets.get(facet, []))
+        if counts:
+            charts.append((chart_id, title, prefix, link, counts))
     return charts
 
 
@@ -264,31 +256,12 @@ async def _form(request: Request) -> FormData:
 
 
 PostedForm = Annotated[FormData, Depends(_form)]
+# The form's text inputs and selects, named as EntryInput names them.
 _TEXT_INPUTS = (
-    "name",
-    "kind",
-    "summary",
-    "keywords",
-    "provider",
-    "district",
-    "fields",
-    "format",
-    "update_frequency",
-    "share_type",
-    "share_conditions",
-    "legal_basis",
-    "open_type",
-    "open_conditions",
-    "theme",
-    "grade",
-    "grade_reason",
-    "related",
-    "duty",
-    "system",
-    "table",
-)
-
-
+    "name", "kind", "summary", "keywords", "provider", "district", "fields", "format",
+    "update_frequency", "share_type", "share_conditions", "legal_basis", "open_type",
+    "open_conditions", "theme", "grade", "grade_reason", "related", "duty", "system", "table",
+)  # fmt: skip
 _FORM_KEYS = frozenset({*_TEXT_INPUTS, "delivery", "impact"})
 
 
@@ -316,16 +289,7 @@ def _cells(values: Mapping[str, Any]) -> dict[Column, str]:
 
 def _entry_values(uow: UnitOfWork, entry: Entry) -> dict[str, Any]:
     """An entry's working copy as form values."""
-    fields = [
-        {
-            "name": f.name,
-            "type": f.type,
-            "description": f.description,
-            "element_code": f.element_code,
-            "flags": f.flags,
-        }
-        for f in entry.fields
-    ]
+    fields = [FieldRead.model_validate(item) for item in entry.fields]
     values: dict[str, Any] = {
         "name": entry.name,
         "kind": entry.kind,
@@ -388,17 +352,13 @@ def _render_form(
     reviewer = can(actor, "catalog.review")
     if not values.get("provider") and own and not reviewer:
         values["provider"] = own[0]
-    errors = errors or {}
-    first = next(iter(errors), None)
     return _render(
         request,
         "catalog_form.html",
         status=status,
         actor=actor,
         form=values,
-        errors=errors,
-        error=errors[first] if first is not None else None,
-        error_field=first,
+        errors=errors or {},
         entry_id=entry.id if entry else None,
         action=f"/console/catalog/{entry.id}/edit" if entry else "/console/catalog/new",
         provider_locked=entry is not None,
@@ -544,7 +504,6 @@ def _render_entry(
         actor=actor,
         entry=entry,
         error=error,
-        notice=None,
         flags=_flags(uow, entry),
         allowed=allowed,
         when=_when,
@@ -571,140 +530,6 @@ def review_page(request: Request, actor: CurrentActor, uow: UoW) -> Response:
         counts=counts,
         when=_when,
         org_names=_org_names(request, orgs.by_id.values() if orgs else []),
-    )
-
-
-def _step(
-    request: Request,
-    actor: Actor,
-    uow: UnitOfWork,
-    entry_id: str,
-    csrf_token: str,
-    next_url: str,
-    run: Callable[[], object],
-) -> Response:
-    """Run one lifecycle step; a refusal is shown on the entry page, success redirects."""
-    verify_csrf(request, csrf_token)
-    try:
-        run()
-    except (InvalidInput, Conflict) as exc:
-        uow.rollback()
-        return _render_entry(request, actor, uow, entry_id, error=exc.message, status=exc.status)
-    return _see_other(next_url if next_url in _REDIRECTS else f"/console/catalog/{entry_id}")
-
-
-Text = Annotated[str, Form(max_length=2000)]
-
-
-@router.post("/console/catalog/{entry_id}/submit")
-def submit_action(
-    request: Request,
-    entry_id: str,
-    actor: CurrentActor,
-    uow: UoW,
-    csrf_token: Text = "",
-    next: Text = "",
-) -> Response:
-    """Send a draft to the bureau."""
-    return _step(
-        request,
-        actor,
-        uow,
-        entry_id,
-        csrf_token,
-        next,
-        lambda: service.submit_entry(uow, actor=actor, entry_id=entry_id),
-    )
-
-
-@router.post("/console/catalog/{entry_id}/approve")
-def approve_action(
-    request: Request,
-    entry_id: str,
-    actor: CurrentActor,
-    uow: UoW,
-    csrf_token: Text = "",
-    next: Text = "",
-    note: Text = "",
-    publish: Text = "0",
-) -> Response:
-    """Approve a submitted entry, and publish it at once when asked."""
-    return _step(
-        request,
-        actor,
-        uow,
-        entry_id,
-        csrf_token,
-        next,
-        lambda: service.approve_entry(
-            uow, actor=actor, entry_id=entry_id, note=note, publish=publish == "1"
-        ),
-    )
-
-
-@router.post("/console/catalog/{entry_id}/return")
-def return_action(
-    request: Request,
-    entry_id: str,
-    actor: CurrentActor,
-    uow: UoW,
-    csrf_token: Text = "",
-    next: Text = "",
-    note: Text = "",
-) -> Response:
-    """Return an entry to its provider with what must change."""
-    return _step(
-        request,
-        actor,
-        uow,
-        entry_id,
-        csrf_token,
-        next,
-        lambda: service.return_entry(uow, actor=actor, entry_id=entry_id, note=note),
-    )
-
-
-@router.post("/console/catalog/{entry_id}/publish")
-def publish_action(
-    request: Request,
-    entry_id: str,
-    actor: CurrentActor,
-    uow: UoW,
-    csrf_token: Text = "",
-    next: Text = "",
-    note: Text = "",
-) -> Response:
-    """Publish a reviewed entry as a new version."""
-    return _step(
-        request,
-        actor,
-        uow,
-        entry_id,
-        csrf_token,
-        next,
-        lambda: service.publish_entry(uow, actor=actor, entry_id=entry_id, note=note),
-    )
-
-
-@router.post("/console/catalog/{entry_id}/deprecate")
-def deprecate_action(
-    request: Request,
-    entry_id: str,
-    actor: CurrentActor,
-    uow: UoW,
-    csrf_token: Text = "",
-    next: Text = "",
-    reason: Text = "",
-) -> Response:
-    """Withdraw a published entry, with the reason users will read."""
-    return _step(
-        request,
-        actor,
-        uow,
-        entry_id,
-        csrf_token,
-        next,
-        lambda: service.deprecate_entry(uow, actor=actor, entry_id=entry_id, reason=reason),
     )
 
 
@@ -788,7 +613,6 @@ async def import_check(
         return _render_import(request, actor, status=error.status, error=error.message, **context)
 
     def check() -> Response:
-        digest = _keep_upload(_uploads(request), data)
         try:
             report = imports.import_entries(
                 uow,
@@ -809,6 +633,8 @@ async def import_check(
                 error_count=len(problems),
                 **context,
             )
+        # Only a clean file is kept for the commit, under its hash; the form carries the hash.
+        digest = _keep_upload(_uploads(request), data) if report.ok else ""
         return _render_import(
             request,
             actor,
@@ -837,17 +663,17 @@ async def import_commit(
     """Store a checked upload: everything is checked again; all entries or none."""
     verify_csrf(request, csrf_token)
     context: dict[str, Any] = {"sheet": sheet.strip(), "submit": bool(submit)}
-    path = _uploads(request) / upload if _SHA256.match(upload) else None
-    if path is None or not path.is_file():
-        message = "上传的文件已过期，请重新上传 (the upload has expired; upload the file again)"
-        return _render_import(request, actor, status=422, error=message, **context)
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != upload:
-        path.unlink(missing_ok=True)
-        message = "上传的文件已损坏，请重新上传 (the stored upload is damaged; upload it again)"
-        return _render_import(request, actor, status=422, error=message, **context)
 
     def commit() -> Response:
+        path = _uploads(request) / upload if _SHA256.match(upload) else None
+        if path is None or not path.is_file():
+            message = "上传的文件已过期，请重新上传 (the upload has expired; upload the file again)"
+            return _render_import(request, actor, status=422, error=message, **context)
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != upload:
+            path.unlink(missing_ok=True)
+            message = "上传的文件已损坏，请重新上传 (the stored upload is damaged; upload it again)"
+            return _render_import(request, actor, status=422, error=message, **context)
         try:
             report = imports.import_entries(
                 uow,
@@ -1014,3 +840,42 @@ def history_page(
         coded_keys=_CODED_KEYS,
         entry_names={i: name for i, name, _code in _related(uow, sorted(related_ids))},
     )
+
+
+Text = Annotated[str, Form(max_length=2000)]
+Step = Literal["submit", "approve", "return", "publish", "deprecate"]
+
+
+@router.post("/console/catalog/{entry_id}/{step}")
+def lifecycle_step(
+    request: Request,
+    entry_id: str,
+    step: Step,
+    actor: CurrentActor,
+    uow: UoW,
+    csrf_token: Text = "",
+    next: Text = "",
+    note: Text = "",
+    reason: Text = "",
+    publish: Text = "0",
+) -> Response:
+    """One lifecycle step from the entry page or the review queue; a refusal is shown on the
+    entry page, success goes back where the form came from."""
+    verify_csrf(request, csrf_token)
+    try:
+        if step == "submit":
+            service.submit_entry(uow, actor=actor, entry_id=entry_id)
+        elif step == "approve":
+            service.approve_entry(
+                uow, actor=actor, entry_id=entry_id, note=note, publish=publish == "1"
+            )
+        elif step == "return":
+            service.return_entry(uow, actor=actor, entry_id=entry_id, note=note)
+        elif step == "publish":
+            service.publish_entry(uow, actor=actor, entry_id=entry_id, note=note)
+        else:
+            service.deprecate_entry(uow, actor=actor, entry_id=entry_id, reason=reason)
+    except (InvalidInput, Conflict) as exc:
+        uow.rollback()
+        return _render_entry(request, actor, uow, entry_id, error=exc.message, status=exc.status)
+    return _see_other(next if next in _REDIRECTS else f"/console/catalog/{entry_id}")

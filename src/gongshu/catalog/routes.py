@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi.responses import RedirectResponse
 
 from gongshu.catalog import imports, publication, search, service
 from gongshu.catalog.diff import diff_documents
@@ -19,6 +20,7 @@ from gongshu.catalog.schemas import (
     VersionRead,
 )
 from gongshu.catalog.sheets import template_xlsx, write_csv, write_xlsx
+from gongshu.identity import can
 from gongshu.identity.deps import CurrentActor, MaybeActor, UoW
 from gongshu.kernel.errors import PayloadTooLarge
 
@@ -277,3 +279,20 @@ def dcat_dataset(
         uow, actor=actor, base_url=str(request.base_url).rstrip("/"), entry_id=entry_id, fmt=fmt
     )
     return Response(body, media_type=media)
+
+
+@dcat_router.get("/catalog/{entry_id}")
+def entry_landing(request: Request, entry_id: str, actor: MaybeActor) -> Response:
+    """An entry's IRI: people go to its page, harvesters get RDF by content negotiation."""
+    accept = request.headers.get("accept", "")
+    if "text/turtle" in accept:
+        target = f"/dataset/{entry_id}.ttl"
+    elif "application/ld+json" in accept or "application/json" in accept:
+        target = f"/dataset/{entry_id}.jsonld"
+    elif "application/rdf+xml" in accept:
+        target = f"/dataset/{entry_id}.rdf"
+    elif actor is not None and can(actor, "catalog.read"):
+        target = f"/console/catalog/{entry_id}"
+    else:
+        target = f"/dataset/{entry_id}.ttl"
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

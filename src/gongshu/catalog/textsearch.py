@@ -272,12 +272,15 @@ class Analyzer:
         """Parse a user's query; :class:`InvalidInput` on ``q`` when it cannot be searched."""
         stripped = q.strip()
         if len(stripped) > MAX_QUERY_CHARS:
-            message = f"the query has {len(stripped)} characters; the limit is {MAX_QUERY_CHARS}"
+            message = (
+                f"检索词过长 (the query has {len(stripped)} characters; "
+                f"the limit is {MAX_QUERY_CHARS})"
+            )
             raise InvalidInput.field("q", message)
         text = normalise(stripped)
         runs = _ALNUM_RUN.findall(text)
         if not runs:
-            raise InvalidInput.field("q", "enter a word or number to search for")
+            raise InvalidInput.field("q", "请输入检索词 (enter a word or number to search for)")
         groups: dict[Group, None] = {}
         for run in runs:
             for cjk, other in _PIECE.findall(run):
@@ -286,7 +289,9 @@ class Analyzer:
                     if word not in STOPWORDS:
                         groups[self._group(word) if cjk else ((word,),)] = None
         if not groups:
-            raise InvalidInput.field("q", "the query has only common words such as 的 or the")
+            raise InvalidInput.field(
+                "q", "检索词只含常用虚词 (the query has only common words such as 的 or the)"
+            )
         return Query(text=text, groups=tuple(groups))
 
     def _segment(self, run: str) -> list[str]:

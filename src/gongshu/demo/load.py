@@ -9,6 +9,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from gongshu.catalog.imports import import_entries
+from gongshu.catalog.service import approve_entry
+from gongshu.catalog.sheets import write_xlsx
+from gongshu.demo.catalog import demo_catalog
 from gongshu.demo.citydata import City, build_city
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
@@ -35,6 +39,7 @@ class DemoSummary:
     organisations: int
     users: int
     grants: int
+    entries: int
     personas: list[tuple[str, str, str, str]]  # role, username, password, organisation
 
 
@@ -176,8 +181,40 @@ def load_demo(
         report("users", number, len(personas))
     grants = _demo_grants(uow_factory, admin, city)
     report("grants", grants, grants)
+    entries = _demo_catalogue(uow_factory, admin, city, report)
     listed = [(p.role, p.username, p.password, p.organisation_name) for p in city.personas]
-    return DemoSummary(len(items) + 1, len(city.personas), grants, listed)
+    return DemoSummary(len(items) + 1, len(city.personas), grants, entries, listed)
+
+
+# Every twelfth entry stays in the bureau's review queue, so the queue has something to show.
+_LEFT_FOR_REVIEW = 12
+
+
+def _demo_catalogue(
+    uow_factory: UowFactory, admin: Actor, city: City, report: Callable[[str, int, int], None]
+) -> int:
+    """Import the demo catalogue as departments would send it (an xlsx), then publish most."""
+    data = write_xlsx(demo_catalog(city), title="演示城市公共数据资源目录")
+    with uow_factory() as uow:
+        result = import_entries(
+            uow,
+            actor=admin,
+            data=data,
+            filename="demo-catalogue.xlsx",
+            dry_run=False,
+            submit=True,
+            progress=lambda done, total: report("catalogue", done, total),
+        )
+    to_publish = [
+        entry_id
+        for number, entry_id in enumerate(result.entry_ids)
+        if number % _LEFT_FOR_REVIEW != _LEFT_FOR_REVIEW - 1
+    ]
+    with uow_factory() as uow:
+        for done, entry_id in enumerate(to_publish, start=1):
+            approve_entry(uow, actor=admin, entry_id=entry_id, note="演示数据", publish=True)
+            report("publishing", done, len(to_publish))
+    return result.created
 
 
 def _demo_grants(uow_factory: UowFactory, admin: Actor, city: City) -> int:

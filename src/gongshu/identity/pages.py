@@ -6,6 +6,7 @@ Each page has a JSON twin under ``/api/v1``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Annotated, Any
 
@@ -29,33 +30,34 @@ from gongshu.identity.deps import (
     verify_csrf,
 )
 from gongshu.identity.models import DeliveryMode, GrantStatus, Organisation, OrgKind, Role
-from gongshu.identity.schemas import GrantCreate, TokenCreate, UserCreate
+from gongshu.identity.schemas import GrantCreate, MembershipRead, TokenCreate, UserCreate
 from gongshu.kernel.calendar import YearStatus
 from gongshu.kernel.clock import BEIJING, local_date
 from gongshu.kernel.errors import GongshuError, InvalidInput
 from gongshu.kernel.text import decode_text
 from gongshu.kernel.uow import UnitOfWork
 
-__all__ = ["CONSOLE_CHARTS", "CONSOLE_TILES", "router"]
+__all__ = ["CONSOLE_CHARTS", "CONSOLE_TILES", "ChartProvider", "ConsoleChart", "router"]
 
 router = APIRouter(include_in_schema=False)
 
 # Each role's landing console: (title, description, link or None while the domain is pending).
+# ``{org}`` in a link stands for the organisation of the seat the tile is shown for.
 CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
     Role.BUREAU_ADMIN: [
         ("机构", "管理区—街道—社区层级与各类机构", "/console/organisations"),
         ("用户与角色", "创建用户、分配角色、停用账号", "/console/users"),
         ("授权管理", "签发、暂停、撤销数据授权", "/console/grants"),
         ("工作日历", "导入节假日与调休安排", "/console/calendar"),
-        ("目录治理", "审核与发布数据目录", None),
+        ("目录治理", "审核与发布数据目录", "/console/catalog/review"),
     ],
     Role.DEPT_OFFICER: [
         ("本部门授权", "查看本部门获得的数据授权", "/console/grants"),
-        ("本部门目录", "编制目录、上传数据、答复申请与异议", None),
+        ("本部门目录", "编制目录、上传数据、答复申请与异议", "/console/catalog?provider={org}"),
     ],
     Role.DISTRICT_OFFICER: [
         ("本区授权", "查看本区获得的数据授权", "/console/grants"),
-        ("区级目录", "四级目录与数据回流", None),
+        ("区级目录", "四级目录与数据回流", "/console/catalog/district/{org}"),
     ],
     Role.REGISTRAR: [("登记受理", "受理、审核、公示数据资源与产品登记", None)],
     Role.AUTHORITY: [
@@ -83,7 +85,14 @@ CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
 CONSOLE_CHARTS: dict[str, tuple[str, str, str]] = {
     "grants": ("授权状态分布", "授权状态:", "/console/grants?status="),
     "organisations": ("机构构成", "机构类型:", "/console/organisations?kind="),
+    "catalog_status": ("目录状态分布", "目录状态:", "/console/catalog?status="),
+    "catalog_theme": ("目录分类分布", "分类:", "/console/catalog?theme="),
 }
+# One chart as the console draws it: id, title, label prefix, link prefix, counts by key.
+ConsoleChart = tuple[str, str, str, str, dict[str, int]]
+# Domains above identity add their charts through providers the web adapter registers on
+# ``app.state.console_charts``, so identity never imports them.
+ChartProvider = Callable[[Actor, UnitOfWork], list[ConsoleChart]]
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -171,11 +180,19 @@ def logout(
     return response
 
 
+def _tiles(seat: MembershipRead) -> list[tuple[str, str, str | None]]:
+    """A seat's tiles, their links pointing at the seat's own organisation."""
+    return [
+        (title, text, link.replace("{org}", seat.organisation_id) if link else None)
+        for title, text, link in CONSOLE_TILES.get(seat.role, [])
+    ]
+
+
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request, actor: CurrentActor, uow: UoW) -> Response:
     """The landing console, one section per role the user holds."""
-    sections = [(m, CONSOLE_TILES.get(m.role, [])) for m in actor.seats]
-    charts = []
+    sections = [(m, _tiles(m)) for m in actor.seats]
+    charts: list[ConsoleChart] = []
     if can(actor, "grant.read", Resource("grant")):
         counts = grant_service.grant_counts(uow, actor=actor)
         charts.append(("grants", "授权状态分布", "授权状态:", "/console/grants?status=", counts))
@@ -184,6 +201,9 @@ def console(request: Request, actor: CurrentActor, uow: UoW) -> Response:
         charts.append(
             ("organisations", "机构构成", "机构类型:", "/console/organisations?kind=", counts)
         )
+    providers: list[ChartProvider] = getattr(request.app.state, "console_charts", [])
+    for provider in providers:
+        charts.extend(provider(actor, uow))
     return render(request, "console.html", actor=actor, sections=sections, charts=charts)
 
 

@@ -57,6 +57,8 @@ class UnitOfWork:
         self.context = context or RequestContext()
         self._session: Session | None = None
         self._events: list[Event] = []
+        self._before_commit: dict[str, Callable[[UnitOfWork], None]] = {}
+        self._batches: dict[str, list[Any]] = {}
 
     @property
     def session(self) -> Session:
@@ -70,6 +72,8 @@ class UnitOfWork:
             raise RuntimeError("unit of work is not re-entrant")
         self._session = self._session_factory()
         self._events = []
+        self._before_commit = {}
+        self._batches = {}
         return self
 
     def __exit__(
@@ -83,13 +87,37 @@ class UnitOfWork:
             session.rollback()
             session.close()
         self._events = []
+        self._before_commit = {}
+        self._batches = {}
 
     def emit(self, event: Event) -> None:
         """Queue an event for publication after commit."""
         self._events.append(event)
 
+    def before_commit(self, key: str, callback: Callable[[UnitOfWork], None]) -> None:
+        """Run ``callback`` once, inside the transaction, just before it commits.
+
+        Work that is cheaper in one batch (the ledger's appends) registers here under a key;
+        registering the same key again in the same transaction is a no-op.
+        """
+        self._before_commit.setdefault(key, callback)
+
+    def batch(self, key: str, item: Any, flush: Callable[[UnitOfWork, list[Any]], None]) -> None:
+        """Queue ``item``; ``flush(uow, items)`` runs once with all of them before commit."""
+        items = self._batches.setdefault(key, [])
+        items.append(item)
+        if len(items) == 1:
+
+            def run(uow: UnitOfWork) -> None:
+                flush(uow, self._batches.pop(key, []))
+
+            self._before_commit[f"batch:{key}"] = run
+
     def commit(self) -> None:
-        """Commit the transaction, then publish the queued events."""
+        """Run the before-commit work, commit the transaction, then publish queued events."""
+        while self._before_commit:
+            key = next(iter(self._before_commit))
+            self._before_commit.pop(key)(self)
         self.session.commit()
         events, self._events = self._events, []
         for event in events:
@@ -117,3 +145,5 @@ class UnitOfWork:
         """Discard everything done since the last commit."""
         self.session.rollback()
         self._events = []
+        self._before_commit = {}
+        self._batches = {}

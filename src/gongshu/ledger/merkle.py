@@ -28,6 +28,7 @@ __all__ = [
     "NODE_PREFIX",
     "MerkleTree",
     "NodeGetter",
+    "append_nodes",
     "consistency_proof",
     "consistency_proof_nodes",
     "empty_root",
@@ -178,6 +179,24 @@ def consistency_proof_nodes(old_size: int, new_size: int) -> list[tuple[int, int
 def root_nodes(size: int) -> list[tuple[int, int]]:
     """Return the ``(level, index)`` perfect nodes the root of a ``size``-leaf tree is made of."""
     return _nodes_read(lambda get, hasher: subtree_hash(0, size, get, hasher))
+
+
+def append_nodes(size: int, count: int) -> list[tuple[int, int]]:
+    """Return the ``(level, index)`` stored nodes that appending ``count`` leaves will read.
+
+    These are the left siblings :func:`perfect_nodes_after_append` asks for that already exist
+    in the tree of ``size`` leaves (the rest are made by the appends themselves): the perfect
+    node at each level ``L`` whose bit is set in ``size``, once the appends complete its
+    right-hand sibling, i.e. cross the next multiple of ``2**(L + 1)``.
+    """
+    if size < 0 or count < 0:
+        raise ValueError(f"invalid append of {count} leaves to a tree of size {size}")
+    end = size + count
+    return [
+        (level, (size >> level) - 1)
+        for level in range(size.bit_length())
+        if size >> level & 1 and end >> (level + 1) != size >> (level + 1)
+    ]
 
 
 def perfect_nodes_after_append(

@@ -3,14 +3,19 @@
 An entry's leaf is the RFC 8785 canonical JSON of ``{index, at, kind, subject, payload}``;
 its index is part of what is hashed, so a deleted, inserted or reordered entry cannot hide.
 Appends lock the head row, so entries get consecutive indexes on both databases.
+
+Speed: an append batch reads only the few stored nodes its new nodes combine with, in one
+query, and writes its entry and node rows with one Core ``executemany`` each; a proof or root
+reads all its nodes in one query.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -20,6 +25,7 @@ from gongshu.ledger.canonical import canonical_json
 from gongshu.ledger.checkpoint import Checkpoint, sign_checkpoint
 from gongshu.ledger.errors import EntryNotFound, LedgerMismatch, ProofOutOfRange
 from gongshu.ledger.merkle import (
+    append_nodes,
     consistency_proof,
     consistency_proof_nodes,
     empty_root,
@@ -77,32 +83,47 @@ class Pending:
     payload: dict[str, Any]
 
 
+# Hot paths run as Core statements on the session's connection (same transaction): the ORM's
+# per-statement work cost more than the database did. Head and node rows are never loaded as
+# ORM objects, so the session can hold no stale copy of the head.
+_HEAD = cast(sa.Table, LedgerHead.__table__)
+_ENTRY = cast(sa.Table, LedgerEntry.__table__)
+_NODE = cast(sa.Table, LedgerNode.__table__)
+_READ_HEAD = sa.select(_HEAD.c.size, _HEAD.c.hash_algorithm).where(_HEAD.c.id == HEAD_ID)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_NODES_PER_QUERY = 200  # 400 bound values, far below either database's limit
+
+
+@functools.cache
+def _nodes_query(count: int) -> sa.TextClause:
+    """``count`` primary-key lookups of ``ledger_node`` in one statement (cached per count).
+
+    A UNION ALL of plain ``level = ? AND "index" = ?`` parts: each is one index search on both
+    databases (a row-value ``IN`` makes SQLite scan the table), and as text the statement skips
+    SQLAlchemy's per-call construction and cache-key work, which cost more than the lookups.
+    """
+    part = 'SELECT level, "index", hash FROM ledger_node WHERE level = :l{n} AND "index" = :i{n}'
+    return sa.text(" UNION ALL ".join(part.format(n=n) for n in range(count)))
+
+
 class _Nodes:
     """Perfect-subtree hashes read from the store, cached for one operation."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
         self._cache: dict[tuple[int, int], bytes] = {}
 
     def prefetch(self, wanted: Sequence[tuple[int, int]]) -> None:
-        """Load the given nodes in one round trip (one indexed lookup per level)."""
-        by_level: dict[int, list[int]] = {}
-        for level, index in wanted:
-            if (level, index) not in self._cache:
-                by_level.setdefault(level, []).append(index)
-        if not by_level:
-            return
-        # One query, not one per node; per level so each part is a plain primary-key IN
-        # (a tuple IN would make SQLite scan the table).
-        parts = [
-            sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
-                LedgerNode.level == level, LedgerNode.index.in_(indexes)
-            )
-            for level, indexes in by_level.items()
-        ]
-        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-        for level, index, value in self._uow.session.execute(query):
-            self._cache[(level, index)] = bytes.fromhex(value)
+        """Load the given nodes in one round trip (one primary-key lookup each)."""
+        missing = list(dict.fromkeys(key for key in wanted if key not in self._cache))
+        for start in range(0, len(missing), _NODES_PER_QUERY):
+            chunk = missing[start : start + _NODES_PER_QUERY]
+            params: dict[str, int] = {}
+            for n, (level, index) in enumerate(chunk):
+                params[f"l{n}"] = level
+                params[f"i{n}"] = index
+            for level, index, value in self._connection.execute(_nodes_query(len(chunk)), params):
+                self._cache[(level, index)] = bytes.fromhex(value)
 
     def remember(self, level: int, index: int, value: bytes) -> None:
         self._cache[(level, index)] = value
@@ -110,42 +131,37 @@ class _Nodes:
     def get(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self._cache:
-            value = self._uow.session.scalar(
-                sa.select(LedgerNode.hash).where(
-                    LedgerNode.level == level, LedgerNode.index == index
-                )
-            )
-            if value is None:
+            self.prefetch([key])
+            if key not in self._cache:
                 raise LookupError(f"ledger node ({level}, {index}) is missing")
-            self._cache[key] = bytes.fromhex(value)
         return self._cache[key]
 
 
-def _head(uow: UnitOfWork, keys: LedgerKeys, *, lock: bool) -> LedgerHead:
-    stmt = sa.select(LedgerHead).where(LedgerHead.id == HEAD_ID)
-    head = uow.session.scalar(stmt.with_for_update() if lock else stmt)
-    if head is None:
+def _head_size(uow: UnitOfWork, keys: LedgerKeys, *, lock: bool) -> int:
+    """The log's size from the head row (locked for appending), checking the hash algorithm."""
+    connection = uow.session.connection()
+    row = connection.execute(_LOCK_HEAD if lock else _READ_HEAD).one_or_none()
+    if row is None:
         # Normally made by the migration; recreate it if the tables were emptied.
         try:
             with uow.session.begin_nested():
-                uow.session.add(LedgerHead(id=HEAD_ID, size=0, hash_algorithm=""))
+                connection.execute(sa.insert(_HEAD).values(id=HEAD_ID, size=0, hash_algorithm=""))
         except sa.exc.IntegrityError:
             pass  # another transaction made it first
-        head = uow.session.scalar(stmt.with_for_update() if lock else stmt)
-        assert head is not None
-    if head.hash_algorithm and head.hash_algorithm != keys.hasher.name:
+        row = connection.execute(_LOCK_HEAD if lock else _READ_HEAD).one()
+    size, algorithm = row
+    if algorithm and algorithm != keys.hasher.name:
         raise LedgerMismatch(
-            f"the ledger is hashed with {head.hash_algorithm}, settings say {keys.hasher.name}"
+            f"the ledger is hashed with {algorithm}, settings say {keys.hasher.name}"
         )
-    return head
+    return int(size)
 
 
-def entry_body(index: int, at: datetime, item: Pending) -> bytes:
-    """The exact bytes a leaf commits to."""
+def _body(index: int, at: str, item: Pending) -> bytes:
     return canonical_json(
         {
             "index": index,
-            "at": at.isoformat(),
+            "at": at,
             "kind": item.kind,
             "subject": {"type": item.subject_type, "id": item.subject_id},
             "payload": item.payload,
@@ -153,24 +169,33 @@ def entry_body(index: int, at: datetime, item: Pending) -> bytes:
     )
 
 
+def entry_body(index: int, at: datetime, item: Pending) -> bytes:
+    """The exact bytes a leaf commits to."""
+    return _body(index, at.isoformat(), item)
+
+
 def append_many(uow: UnitOfWork, *, keys: LedgerKeys, items: Sequence[Pending]) -> list[int]:
     """Append changes in the caller's transaction; they land only if the change lands."""
-    head = _head(uow, keys, lock=True)
-    head.hash_algorithm = keys.hasher.name
-    nodes = _Nodes(uow)
+    uow.session.flush()  # the caller's pending rows go first, as an ORM query would autoflush
+    first = _head_size(uow, keys, lock=True)
+    end = first + len(items)
+    connection = uow.session.connection()
+    hasher = keys.hasher
     now = uow.clock.now()
-    size = head.size
+    at = now.isoformat()
+    nodes = _Nodes(connection)
+    nodes.prefetch(append_nodes(first, len(items)))  # the left siblings already stored
     entry_rows: list[dict[str, Any]] = []
     node_rows: list[dict[str, Any]] = []
-    for item in items:
-        body = entry_body(size, now, item)
-        leaf = leaf_hash(keys.hasher, body)
-        for level, index, value in perfect_nodes_after_append(size, leaf, nodes.get, keys.hasher):
-            nodes.remember(level, index, value)
-            node_rows.append({"level": level, "index": index, "hash": value.hex()})
+    for index, item in enumerate(items, start=first):
+        body = _body(index, at, item)
+        leaf = leaf_hash(hasher, body)
+        for level, position, value in perfect_nodes_after_append(index, leaf, nodes.get, hasher):
+            nodes.remember(level, position, value)
+            node_rows.append({"level": level, "index": position, "hash": value.hex()})
         entry_rows.append(
             {
-                "index": size,
+                "index": index,
                 "at": now,
                 "kind": item.kind,
                 "subject_type": item.subject_type,
@@ -179,14 +204,13 @@ def append_many(uow: UnitOfWork, *, keys: LedgerKeys, items: Sequence[Pending]) 
                 "leaf_hash": leaf.hex(),
             }
         )
-        size += 1
     if entry_rows:
-        uow.session.execute(sa.insert(LedgerEntry), entry_rows)
-        uow.session.execute(sa.insert(LedgerNode), node_rows)
-    first = head.size
-    head.size = size
-    uow.session.flush()
-    return list(range(first, size))
+        connection.execute(sa.insert(_ENTRY), entry_rows)
+        connection.execute(sa.insert(_NODE), node_rows)
+    connection.execute(
+        sa.update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=end, hash_algorithm=hasher.name)
+    )
+    return list(range(first, end))
 
 
 def append(
@@ -204,7 +228,7 @@ def append(
 
 def tree_size(uow: UnitOfWork, *, keys: LedgerKeys) -> int:
     """How many entries the log holds."""
-    return _head(uow, keys, lock=False).size
+    return _head_size(uow, keys, lock=False)
 
 
 def _check_size(uow: UnitOfWork, keys: LedgerKeys, size: int) -> None:
@@ -218,7 +242,7 @@ def root(uow: UnitOfWork, *, keys: LedgerKeys, size: int) -> bytes:
     _check_size(uow, keys, size)
     if size == 0:
         return empty_root(keys.hasher)
-    nodes = _Nodes(uow)
+    nodes = _Nodes(uow.session.connection())
     nodes.prefetch(root_nodes(size))
     return subtree_hash(0, size, nodes.get, keys.hasher)
 
@@ -228,7 +252,7 @@ def inclusion(uow: UnitOfWork, *, keys: LedgerKeys, index: int, size: int) -> li
     _check_size(uow, keys, size)
     if not 0 <= index < size:
         raise ProofOutOfRange.field("query.index", f"must be below the tree size {size}")
-    nodes = _Nodes(uow)
+    nodes = _Nodes(uow.session.connection())
     nodes.prefetch(inclusion_proof_nodes(index, size))
     return inclusion_proof(index, size, nodes.get, keys.hasher)
 
@@ -238,7 +262,7 @@ def consistency(uow: UnitOfWork, *, keys: LedgerKeys, first: int, second: int) -
     _check_size(uow, keys, second)
     if not 0 <= first <= second:
         raise ProofOutOfRange.field("query.first", f"must be between 0 and {second}")
-    nodes = _Nodes(uow)
+    nodes = _Nodes(uow.session.connection())
     nodes.prefetch(consistency_proof_nodes(first, second))
     return consistency_proof(first, second, nodes.get, keys.hasher)
 

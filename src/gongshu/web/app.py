@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gongshu.catalog.pages import console_charts as catalog_charts
+from gongshu.catalog.pages import router as catalog_pages
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.pages import router as identity_pages
 from gongshu.ledger.pages import router as ledger_pages
@@ -57,6 +59,7 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     renderer = Renderer(platform.settings.default_language)
     codec: SessionCodec = app.state.session_codec
     app.state.render = renderer
+    app.state.console_charts = [catalog_charts]
     secure = platform.settings.public_url.startswith("https://")
 
     def html_error(request: Request, status: int, error: dict[str, Any]) -> Response:
@@ -78,3 +81,4 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     )
     app.include_router(identity_pages)
     app.include_router(ledger_pages)
+    app.include_router(catalog_pages)
