@@ -781,68 +781,31 @@ class HttpSearch:
         self.port = port
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.statuses: Counter[int] = Counter()
 
-    def get(self, query: str) -> tuple[float, int, bytes]:
-        path = f"/api/v1/catalog/entries?q={urllib.parse.quote(query)}&limit={PAGE}"
+    def _get(self, path: str) -> tuple[float, http.client.HTTPResponse, bytes]:
         started = time.perf_counter()
+        self.conn.request("GET", path, headers=self.headers)
+        response = self.conn.getresponse()
+        body = response.read()
+        return time.perf_counter() - started, response, body
+
+    def search(self, query: str) -> tuple[float, int]:
+        """Seconds for one search request, and the total it reports (-1: not 200)."""
+        path = f"/api/v1/catalog/entries?q={urllib.parse.quote(query)}&limit={PAGE}"
         try:
-            self.conn.request("GET", path, headers=self.headers)
-            response = self.conn.getresponse()
-            body = response.read()
+            seconds, response, body = self._get(path)
         except (ConnectionError, http.client.HTTPException):
             self.conn.close()  # reconnect once: the server may have closed an idle connection
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            started = time.perf_counter()
-            self.conn.request("GET", path, headers=self.headers)
-            response = self.conn.getresponse()
-            body = response.read()
-        return time.perf_counter() - started, response.status, body
+            seconds, response, body = self._get(path)
+        self.statuses[response.status] += 1
+        if response.status != 200:
+            return seconds, -1
+        return seconds, int(json.loads(body)["meta"]["total"])
 
     def close(self) -> None:
         self.conn.close()
-
-
-def bench_http(home: DataHome, queries: Sequence[str], args: argparse.Namespace,
-               tmp: Path) -> tuple[Series, dict[str, Any]]:  # fmt: skip
-    """Latency of the search route through ``gongshu serve``, one request at a time."""
-    port = free_port()
-    env = home.server_env(GONGSHU_TOKEN_RATE_LIMIT_PER_MINUTE=BENCH_RATE_LIMIT)
-    series = Series()
-    info: dict[str, Any] = {}
-    log = tmp / "serve.log"
-    with spawned(platform_server_argv(port), env=env, log=log) as server:
-        started = wait_until_ok(server, port, "/healthz", timeout=120)
-        info["start_s"] = started
-        client = HttpSearch(port, home.token)
-        try:
-            with timed() as t_warm:
-                for query in queries:
-                    _, status, body = client.get(query)
-                    if status != 200:
-                        raise SystemExit(f"q={query!r} answered {status}: {body[:300]!r}")
-            info["warmup_s"] = t_warm.wall
-            quiet(args)
-            order = list(rounds(queries, args.repeat, args.seed))
-            statuses: Counter[int] = Counter()
-            with CpuMeter(server.proc.pid) as meter, progress_bar() as bar:
-                task = bar.add_task("HTTP search", total=len(order), rate="")
-                for done, query in enumerate(order, start=1):
-                    seconds, status, body = client.get(query)
-                    statuses[status] += 1
-                    total = json.loads(body)["meta"]["total"] if status == 200 else -1
-                    series.add(query, seconds, total)
-                    if done % 50 == 0:
-                        bar.update(task, completed=done)
-        finally:
-            client.close()
-    window = meter.window
-    info["server_cpu_per_request_s"] = window.server / len(order)
-    info["others_cores"] = window.others_cores
-    info["statuses"] = dict(statuses)
-    if set(statuses) != {200}:
-        errors = [line for line in log.read_text(errors="replace").splitlines() if "Error" in line]
-        info["errors"] = errors[-5:]
-    return series, info
 
 
 def search_actor(platform: Any, token: str) -> Any:
@@ -853,31 +816,17 @@ def search_actor(platform: Any, token: str) -> Any:
         return tokens.authenticate_token(uow, token)
 
 
-def bench_inprocess(
-    platform: Any, actor: Any, queries: Sequence[str], args: argparse.Namespace
-) -> tuple[Series, Series]:
-    """``search_entries`` called directly, with facets (as the route does) and without."""
+def in_process(platform: Any, actor: Any, facets: bool) -> Callable[[str], tuple[float, int]]:
+    """``search_entries`` called directly, in a fresh reading unit of work as a request has."""
     from gongshu.catalog.search import search_entries
 
-    def once(query: str, facets: bool) -> tuple[float, int]:
+    def once(query: str) -> tuple[float, int]:
         started = time.perf_counter()
         with platform.uow(writes=False) as uow:
             result = search_entries(uow, actor=actor, q=query, limit=PAGE, facets=facets)
         return time.perf_counter() - started, result.total
 
-    for query in queries:  # warm-up: the analyzer, statement caches, SQLite's page cache
-        once(query, True)
-    quiet(args)
-    with_facets, without = Series(), Series()
-    order = list(rounds(queries, args.repeat, args.seed + 1))
-    with progress_bar() as bar:
-        task = bar.add_task("in-process search_entries", total=len(order), rate="")
-        for done, query in enumerate(order, start=1):
-            with_facets.add(query, *once(query, True))
-            without.add(query, *once(query, False))
-            if done % 50 == 0:
-                bar.update(task, completed=done)
-    return with_facets, without
+    return once
 
 
 def like_visibility(actor: Any) -> tuple[str, list[str]]:
@@ -900,12 +849,9 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def bench_like(
-    database: Path, actor: Any, queries: Sequence[str], args: argparse.Namespace
-) -> Series:
+def like_scan(conn: sqlite3.Connection, actor: Any) -> Callable[[str], tuple[float, int]]:
     """The baseline: a plain LIKE scan per word in raw sqlite3, a page of 20 plus a count."""
     visibility, visibility_params = like_visibility(actor)
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
 
     def once(query: str) -> tuple[float, int]:
         words = query.split()
@@ -928,18 +874,30 @@ def bench_like(
         conn.execute("COMMIT")
         return time.perf_counter() - started, int(total)
 
-    with contextlib.closing(conn):
-        for query in queries:
-            once(query)
-        quiet(args)
-        series = Series()
-        order = list(rounds(queries, args.repeat, args.seed + 2))
-        with progress_bar() as bar:
-            task = bar.add_task("LIKE baseline (raw sqlite3)", total=len(order), rate="")
-            for done, query in enumerate(order, start=1):
-                series.add(query, *once(query))
-                if done % 50 == 0:
-                    bar.update(task, completed=done)
+    return once
+
+
+WAYS = ("http", "inprocess", "no_facets", "like")
+
+
+def measure(
+    ways: dict[str, Callable[[str], tuple[float, int]]],
+    queries: Sequence[str],
+    args: argparse.Namespace,
+) -> dict[str, Series]:
+    """Every query ``--repeat`` times, in a new shuffled order each round; for each query the
+    ways of searching run back to back, so all of them see the same machine."""
+    series = {way: Series() for way in ways}
+    order = list(rounds(queries, args.repeat, args.seed))
+    with progress_bar() as bar:
+        task = bar.add_task("searching", total=len(order), rate="")
+        turns = list(ways.items())
+        for done, query in enumerate(order, start=1):
+            shift = done % len(turns)  # who goes first changes from query to query
+            for way, once in turns[shift:] + turns[:shift]:
+                series[way].add(query, *once(query))
+            if done % 20 == 0:
+                bar.update(task, completed=done)
     return series
 
 
@@ -950,7 +908,7 @@ def bench_search(
     tmp: Path,
     results: Results,
 ) -> None:
-    from gongshu.catalog.search import analyzer
+    from gongshu.catalog.search import analyzer, search_entries
     from gongshu.kernel.errors import InvalidInput
 
     texts = [q for _, q in queries]
@@ -966,50 +924,80 @@ def bench_search(
     for category, text in queries:
         by_category.setdefault(category, []).append(text)
 
-    console.rule(f"[bold]1a. search over HTTP ({len(texts)} queries × {args.repeat})[/]")
-    quiet(args)
-    http_series, info = bench_http(home, texts, args, tmp)
-    console.print(
-        f"  server up in {info['start_s']:.1f} s; warm-up {info['warmup_s']:.1f} s; statuses "
-        f"{info['statuses']}; server CPU {fmt_ms(info['server_cpu_per_request_s'])} a request; "
-        f"other processes {info['others_cores']:.2f} cores",
-        highlight=False,
-    )
-    if info.get("errors"):
-        console.print(f"  [red]server errors:[/] {info['errors']}", highlight=False)
-    results.busy.append(f"HTTP {info['others_cores']:.2f}")
-
-    console.rule("[bold]1b. search in-process and the LIKE baseline[/]")
+    n = f"{len(texts)} queries × {args.repeat}"
+    console.rule(f"[bold]1. search: HTTP, in-process and the LIKE baseline ({n})[/]")
+    port = free_port()
+    log = tmp / "serve.log"
+    env = home.server_env(GONGSHU_TOKEN_RATE_LIMIT_PER_MINUTE=BENCH_RATE_LIMIT)
     platform = open_platform(home.home)
+    conn = sqlite3.connect(f"file:{home.home / 'gongshu.db'}?mode=ro", uri=True,
+                           isolation_level=None)  # fmt: skip
     try:
         actor = search_actor(platform, home.token)
-        with timed() as t_in:
-            facets, no_facets = bench_inprocess(platform, actor, texts, args)
-        results.busy.append(f"in-process {t_in.others:.2f}")
-        with timed() as t_like:
-            like = bench_like(home.home / "gongshu.db", actor, texts, args)
-        results.busy.append(f"LIKE {t_like.others:.2f}")
+        with spawned(platform_server_argv(port), env=env, log=log) as server:
+            up = wait_until_ok(server, port, "/healthz", timeout=120)
+            client = HttpSearch(port, home.token)
+            ways = {
+                "http": client.search,
+                "inprocess": in_process(platform, actor, True),
+                "no_facets": in_process(platform, actor, False),
+                "like": like_scan(conn, actor),
+            }
+            try:
+                # Warm-up: every query once over HTTP (the server's caches and the OS page
+                # cache), a few in-process and through sqlite3 (statement and page caches).
+                with timed() as t_warm:
+                    for query in texts:
+                        client.search(query)
+                    for query in texts[:: max(1, len(texts) // 20)]:
+                        for way in ("inprocess", "like"):
+                            ways[way](query)
+                if set(client.statuses) != {200}:
+                    raise SystemExit(f"the warm-up got {dict(client.statuses)}:\n{server.tail()}")
+                quiet(args)
+                with CpuMeter(server.proc.pid) as meter:
+                    series = measure(ways, texts, args)
+            finally:
+                client.close()
+        info: dict[str, Any] = {
+            "start_s": up,
+            "warmup_s": t_warm.wall,
+            "statuses": dict(client.statuses),
+            "server_cpu_per_request_s": meter.window.server / len(series["http"].all()),
+            "others_cores": meter.window.others_cores,
+        }
+        console.print(
+            f"  server up in {up:.1f} s; warm-up {t_warm.wall:.0f} s; HTTP statuses "
+            f"{info['statuses']}; server CPU {fmt_ms(info['server_cpu_per_request_s'])} a "
+            f"request; other processes {info['others_cores']:.2f} cores while measuring",
+            highlight=False,
+        )
+        results.busy.append(f"search {info['others_cores']:.2f}")
+        if set(client.statuses) != {200}:
+            errors = [ln for ln in log.read_text(errors="replace").splitlines() if "Error" in ln]
+            console.print(f"  [red]server errors:[/] {errors[-5:]}", highlight=False)
         if args.profile:
-            slowest = sorted(texts, key=lambda q: -statistics.median(facets.times[q]))[:20]
+            inproc = series["inprocess"]
+            slowest = sorted(texts, key=lambda q: -statistics.median(inproc.times[q]))[:20]
             console.print(f"  profiling the 20 slowest in-process queries: {slowest}")
 
             def run() -> None:
-                from gongshu.catalog.search import search_entries
-
                 for query in slowest:
                     with platform.uow(writes=False) as uow:
                         search_entries(uow, actor=actor, q=query, limit=PAGE)
 
             profile("search_entries, 20 slowest queries, facets on", run, r"gongshu/catalog")
     finally:
+        conn.close()
         platform.dispose()
+    http_series, facets = series["http"], series["inprocess"]
+    no_facets, like = series["no_facets"], series["like"]
 
     h, f, nf, lk = http_series.stats(), facets.stats(), no_facets.stats(), like.stats()
 
     def quad(s: dict[str, float]) -> str:
         return " / ".join(fmt_ms(s[k]) for k in ("p50", "p90", "p99", "max"))
 
-    n = f"{len(texts)} queries × {args.repeat}"
     results.add(
         "search",
         f"HTTP `GET /api/v1/catalog/entries?q=…` ({n}), p50 / p90 / p99 / max",
@@ -1177,7 +1165,7 @@ def bench_import(
         )
         results.busy.append(f"import dry run {t_dry.others:.2f}, commit {t_commit.others:.2f}")
         if args.profile:
-            profile_import(platform, actor, data, path.name, n)
+            profile_import(platform, actor, data, templates, args)
     finally:
         platform.dispose()
     raw |= {"inprocess_dry_s": t_dry.wall, "inprocess_commit_s": t_commit.wall}
@@ -1269,15 +1257,29 @@ def bench_import(
     results.raw["import"] = raw
 
 
-def profile_import(platform: Any, actor: Any, data: bytes, filename: str, n: int) -> None:
-    """Profile a dry run and a commit of the first 2,000 rows into a rolled-back unit of work."""
+def profile_import(
+    platform: Any, actor: Any, data: bytes, templates: Sequence[Template], args: argparse.Namespace
+) -> None:
+    """Profile the dry run of the whole file, and the commit of 1,000 more rows."""
     from gongshu.catalog.imports import import_entries
+    from gongshu.catalog.sheets import write_xlsx
+    from gongshu.catalog.vocab import Column
 
     def dry() -> None:
         with platform.uow() as uow:
-            import_entries(uow, actor=actor, data=data, filename=filename)
+            import_entries(uow, actor=actor, data=data, filename="profile.xlsx")
 
-    profile(f"import_entries dry run, {n:,} rows", dry, r"gongshu/catalog")
+    profile(f"import_entries dry run, {args.import_rows:,} rows", dry, r"gongshu/")
+    rows = import_rows(templates, 1000, args.seed + 1)
+    for row in rows:  # names the measured import has not stored
+        row[Column.NAME] += "（抽样）"
+    more = write_xlsx(rows)
+
+    def commit() -> None:
+        with platform.uow() as uow:
+            import_entries(uow, actor=actor, data=more, filename="profile.xlsx", dry_run=False)
+
+    profile("import_entries commit, 1,000 more rows", commit, r"gongshu/")
 
 
 # ------------------------------------------------------------------ output
@@ -1369,7 +1371,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile the 20 slowest searches and the import's dry run under cProfile",
+        help="profile the 20 slowest searches and the import (dry run, commit) under cProfile",
     )
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     args = parser.parse_args(argv)

@@ -13,6 +13,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF
 from gongshu.bootstrap import Platform
 from gongshu.catalog.sheets import write_xlsx
 from gongshu.catalog.vocab import Column
+from tests.conftest import require_or_skip
 from tests.factories import City, auth, token_for
 
 # rdflib's JSON-LD parser uses its own deprecated ConjunctiveGraph when reading documents back.
@@ -183,3 +184,30 @@ def test_entry_iris_negotiate_between_page_and_rdf(
     staff = client.get(f"/catalog/{entry_id}", headers=officer | {"Accept": "text/html"},
                        follow_redirects=False)  # fmt: skip
     assert staff.headers["location"] == f"/console/catalog/{entry_id}"
+
+
+def test_the_served_catalogue_conforms_to_dcat_ap(
+    client: TestClient, city: City, platform: Platform
+) -> None:
+    """End to end: what /catalog.ttl and /dataset/{id}.jsonld serve passes the SHACL shapes."""
+    from pyshacl import validate
+
+    from tests.catalog.test_dcat import SHAPES
+
+    if not SHAPES.is_file():
+        require_or_skip(f"DCAT-AP tests: the reference shapes are missing at {SHAPES}")
+    officer = auth(token_for(platform, "officer"))
+    admin = auth(token_for(platform, "admin"))
+    entry_id = _published(client, officer, admin, district="110105")
+    _published(
+        client, officer, admin, name="道路交通事故信息", open_type="none",
+        share_type="conditional", share_conditions="仅用于交通安全研判", delivery=["sandbox"],
+    )  # fmt: skip
+    shapes = Graph().parse(SHAPES, format="turtle")
+    served = [
+        Graph().parse(data=client.get("/catalog.ttl", headers=officer).text, format="turtle"),
+        Graph().parse(data=client.get(f"/dataset/{entry_id}.jsonld").text, format="json-ld"),
+    ]
+    for graph in served:
+        conforms, _report_graph, report = validate(graph, shacl_graph=shapes, inference="none")
+        assert conforms, report

@@ -31,7 +31,7 @@ RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
-def excel_xlsx(header: Sequence[str], cells: str, *, date1904: bool = False) -> bytes:
+def excel_xlsx(header: Sequence[str], cells: str, *, date1904: bool = False, row: int = 3) -> bytes:
     """A workbook laid out as Excel and WPS save it (openpyxl cannot): shared strings, rich
     text with phonetic runs, date styles, namespaced row attributes, a missing row."""
     strings = "".join(f"<si><t>{text}</t></si>" for text in header)
@@ -57,7 +57,7 @@ def excel_xlsx(header: Sequence[str], cells: str, *, date1904: bool = False) -> 
         "xl/sharedStrings.xml": f'<sst xmlns="{MAIN}">{strings}{rich}</sst>',
         "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}" xmlns:x14ac="urn:x14ac">'
         f'<dimension ref="A1:Q3"/><sheetData><row r="1" x14ac:dyDescent="0.25">{heads}</row>'
-        f'<row r="3" x14ac:dyDescent="0.25">{cells}</row></sheetData></worksheet>',
+        f'<row r="{row}" x14ac:dyDescent="0.25">{cells}</row></sheetData></worksheet>',
     }
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -189,6 +189,17 @@ def test_a_damaged_sheet_is_refused_while_its_rows_stream() -> None:
             list(rows)
 
     assert "not a readable xlsx file" in names_the_file(caught.value, "目录.xlsx")
+
+
+@pytest.mark.parametrize(
+    ("row", "cells"),
+    [(2_000_000_000, '<c r="A1"><v>1</v></c>'), (3, '<c r="ZZZZ3"><v>1</v></c>')],
+)
+def test_forged_row_and_column_numbers_are_refused(row: int, cells: str) -> None:
+    data = excel_xlsx(["名称"], cells, row=row)
+    with open_xlsx(data, filename="forged.xlsx") as book, pytest.raises(InvalidInput) as caught:
+        list(book.rows("目录"))
+    assert "not a readable xlsx file" in names_the_file(caught.value, "forged.xlsx")
 
 
 # --- files and CSV ---------------------------------------------------------------------------

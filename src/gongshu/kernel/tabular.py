@@ -33,6 +33,9 @@ from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel
 from gongshu.kernel.errors import InvalidInput
 from gongshu.kernel.text import decode_text
 
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+
 __all__ = [
     "CSV_DELIMITERS",
     "HEADER_SCAN",
@@ -417,6 +420,10 @@ class XlsxBook:
                         row_tag, cell_tag = tag, f"{space}c"
                         tags = (f"{space}v", f"{space}is", f"{space}t")
                     number = int(element.get("r") or expected)
+                    if not expected <= number <= EXCEL_MAX_ROWS:
+                        # Excel's own limit; a forged row number must not make us yield
+                        # billions of empty rows.
+                        raise ValueError(f"row number {number} is out of order or beyond Excel's")
                     for _ in range(expected, number):
                         yield []
                     values: list[CellValue] = []
@@ -426,6 +433,8 @@ class XlsxBook:
                             continue
                         ref = cell.get("r")
                         index = _column_index(ref) if ref else len(values)
+                        if index >= EXCEL_MAX_COLUMNS:
+                            raise ValueError(f"cell {ref} is beyond Excel's last column")
                         value = value_of(cell, tags)
                         if index == len(values):
                             values.append(value)
