@@ -153,3 +153,24 @@ def test_a_failing_subscriber_does_not_undo_the_commit(platform: Platform) -> No
         uow.commit()
     with platform.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord)) == 1
+
+
+def test_batched_work_runs_once_inside_the_transaction_before_commit(platform: Platform) -> None:
+    flushed: list[list[str]] = []
+
+    def flush(uow: object, items: list[str]) -> None:
+        flushed.append(items)
+
+    with platform.uow() as uow:
+        uow.batch("letters", "a", flush)
+        uow.batch("letters", "b", flush)
+        assert flushed == []
+        uow.commit()
+        assert flushed == [["a", "b"]]
+        uow.batch("letters", "c", flush)
+        uow.rollback()
+        uow.commit()
+    assert flushed == [["a", "b"]]
+    with platform.uow() as uow:
+        uow.batch("letters", "d", flush)  # left without commit: never flushed
+    assert flushed == [["a", "b"]]

@@ -325,18 +325,22 @@ ANCHORED_ACTIONS = (
 
 
 def anchor_audit_record(keys: LedgerKeys) -> Callable[[UnitOfWork, Any], None]:
-    """An audit hook that appends anchored actions to the ledger in the same transaction."""
+    """An audit hook that appends anchored actions to the ledger in the same transaction.
+
+    The entries are queued and appended in one batch just before the transaction commits, so a
+    use case that records many changes (an import of thousands of entries) pays for one
+    append, not thousands; they still land only if the change lands.
+    """
+
+    def flush(uow: UnitOfWork, items: list[Pending]) -> None:
+        append_many(uow, keys=keys, items=items)
 
     def hook(uow: UnitOfWork, record: Any) -> None:
         if not record.action.startswith(ANCHORED_ACTIONS):
             return
-        append(
-            uow,
-            keys=keys,
-            kind=record.action,
-            subject_type=record.subject_type,
-            subject_id=record.subject_id,
-            payload={"audit_record": record.id, "before": record.before, "after": record.after},
+        payload = {"audit_record": record.id, "before": record.before, "after": record.after}
+        uow.batch(
+            "ledger", Pending(record.action, record.subject_type, record.subject_id, payload), flush
         )
 
     return hook
