@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 
 import pytest
 
 from gongshu.catalog.schemas import COLUMN_OF, EntryInput
+from gongshu.catalog.sheets import SheetRow, row_to_input
 from gongshu.catalog.vocab import (
-    DELIVERY_LABELS,
-    FLAG_LABELS,
-    FORMAT_LABELS,
-    FREQUENCY_LABELS,
-    GRADE_LABELS,
-    HARM_LABELS,
-    IMPACT_LABELS,
-    KIND_LABELS,
-    OPEN_LABELS,
-    SHARE_LABELS,
     THEMES,
-    TYPE_LABELS,
     Column,
     EntryKind,
     FieldFlag,
@@ -35,78 +24,12 @@ from gongshu.demo.citydata import City, build_city
 Row = dict[Column, str]
 
 
-def _codes(labels: Mapping[str, str]) -> dict[str, str]:
-    return {label: str(code) for code, label in labels.items()}
-
-
-_KINDS = _codes(KIND_LABELS)
-_FORMATS = _codes(FORMAT_LABELS)
-_FREQUENCIES = _codes(FREQUENCY_LABELS)
-_SHARES = _codes(SHARE_LABELS)
-_OPENS = _codes(OPEN_LABELS)
-_DELIVERIES = _codes(DELIVERY_LABELS)
-_TYPES = _codes(TYPE_LABELS)
-_FLAGS = _codes(FLAG_LABELS)
-_GRADES = _codes(GRADE_LABELS)
-_IMPACTS = _codes(IMPACT_LABELS)
-_HARMS = _codes(HARM_LABELS)
-_THEMES = {label: code for code, (label, _english) in THEMES.items()}
-
-
-def _list(cell: str) -> list[str]:
-    return [part for part in cell.split("、") if part]
-
-
-def _fields(cell: str) -> list[dict[str, object]]:
-    fields: list[dict[str, object]] = []
-    for line in cell.splitlines():
-        name, type_label, description, code, flags = line.split("|")
-        fields.append(
-            {
-                "name": name,
-                "type": _TYPES[type_label],
-                "description": description,
-                "element_code": code or None,
-                "flags": [_FLAGS[flag] for flag in _list(flags)],
-            }
-        )
-    return fields
-
-
-def _impact(cell: str) -> dict[str, str]:
-    pairs = [part.split(":") for part in cell.split("；") if part]
-    return {_IMPACTS[impact]: _HARMS[harm] for impact, harm in pairs}
-
-
 def to_input(row: Row) -> EntryInput:
-    """What the importer does with a row: labels to codes, then the input model."""
-    return EntryInput.model_validate(
-        {
-            "kind": _KINDS[row[Column.KIND]],
-            "name": row[Column.NAME],
-            "summary": row[Column.SUMMARY],
-            "keywords": _list(row[Column.KEYWORDS]),
-            "provider": row[Column.PROVIDER],
-            "district": row[Column.DISTRICT] or None,
-            "fields": _fields(row[Column.FIELDS]),
-            "format": _FORMATS[row[Column.FORMAT]],
-            "update_frequency": _FREQUENCIES[row[Column.FREQUENCY]],
-            "share_type": _SHARES[row[Column.SHARE_TYPE]],
-            "share_conditions": row[Column.SHARE_CONDITIONS],
-            "delivery": [_DELIVERIES[item] for item in _list(row[Column.DELIVERY])],
-            "legal_basis": row[Column.LEGAL_BASIS],
-            "open_type": _OPENS[row[Column.OPEN_TYPE]],
-            "open_conditions": row[Column.OPEN_CONDITIONS],
-            "theme": _THEMES[row[Column.THEME]],
-            "impact": _impact(row[Column.IMPACT]),
-            "grade": _GRADES[row[Column.GRADE]] if row[Column.GRADE] else None,
-            "grade_reason": row[Column.GRADE_REASON],
-            "related": _list(row[Column.RELATED]),
-            "duty": row[Column.DUTY],
-            "system": row[Column.SYSTEM],
-            "table": row[Column.TABLE],
-        }
-    )
+    """What the importer does with a row: labels to codes (its own parser), then the model."""
+    values, errors = row_to_input(SheetRow(2, row))
+    assert not errors, errors
+    assert values is not None
+    return EntryInput.model_validate(values)
 
 
 @pytest.fixture(scope="module")
