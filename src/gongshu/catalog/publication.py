@@ -43,25 +43,21 @@ def _published(actor: Actor | None) -> list[Any]:
     return conditions
 
 
+def _latest_versions() -> sa.Select[EntryVersion]:
+    """Each entry's latest published version, joined to its entry for filtering."""
+    latest = sa.and_(
+        Entry.id == EntryVersion.entry_id, Entry.published_version == EntryVersion.number
+    )
+    return sa.select(EntryVersion).join(Entry, latest)
+
+
 def published_versions(
     uow: UnitOfWork, *, actor: Actor | None, offset: int = 0, limit: int = 100
 ) -> tuple[list[EntryVersion], int]:
     """A page of the latest published versions the caller may see, and their total."""
     conditions = _published(actor)
     total = uow.session.scalar(sa.select(sa.func.count()).select_from(Entry).where(*conditions))
-    stmt = (
-        sa.select(EntryVersion)
-        .join(
-            Entry,
-            sa.and_(
-                Entry.id == EntryVersion.entry_id, Entry.published_version == EntryVersion.number
-            ),
-        )
-        .where(*conditions)
-        .order_by(Entry.seq)
-        .offset(offset)
-        .limit(limit)
-    )
+    stmt = _latest_versions().where(*conditions).order_by(Entry.seq).offset(offset).limit(limit)
     versions = list(uow.session.scalars(stmt))
     # The published open type decides: a revision under review may not widen it yet.
     if actor is None or not can(actor, "catalog.read"):
@@ -164,16 +160,7 @@ def dataset_document(
     uow: UnitOfWork, *, actor: Actor | None, base_url: str, entry_id: str, fmt: Format
 ) -> tuple[bytes, str]:
     """One published entry as a DCAT-AP dataset, if the caller may see it."""
-    stmt = (
-        sa.select(EntryVersion)
-        .join(
-            Entry,
-            sa.and_(
-                Entry.id == EntryVersion.entry_id, Entry.published_version == EntryVersion.number
-            ),
-        )
-        .where(Entry.id == entry_id, *_published(actor))
-    )
+    stmt = _latest_versions().where(Entry.id == entry_id, *_published(actor))
     version = uow.session.scalar(stmt)
     public = actor is None or not can(actor, "catalog.read")
     if version is None or (public and version.document.get("open_type") == OpenType.NONE.value):
