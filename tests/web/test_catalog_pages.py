@@ -118,6 +118,40 @@ def test_search_pages_by_cursor(client: TestClient, platform: Platform, city: Ci
     assert second.count("data-entry=") == 2 and 'rel="next"' not in second
 
 
+# ------------------------------------------------------------------ routing
+
+
+def test_fixed_paths_are_not_taken_for_an_entry(
+    client: TestClient, platform: Platform, city: City
+) -> None:
+    """Each topic of the pages has its own router; ``catalog.pages`` includes them so that
+    ``new``, ``review``, ``import`` and ``district`` (and ``…/edit``, ``import/commit``) win
+    over ``/console/catalog/{entry_id}`` and the lifecycle's ``…/{entry_id}/{step}``."""
+    entry_id = create(platform, city)
+    csrf = sign_in(client, "admin")
+    new = client.get("/console/catalog/new")
+    assert new.status_code == 200 and 'action="/console/catalog/new"' in new.text
+    posted = client.post("/console/catalog/new", data={"csrf_token": csrf})
+    assert posted.status_code == 422 and 'action="/console/catalog/new"' in posted.text
+    assert 'data-testid="queue"' in client.get("/console/catalog/review").text
+    assert 'data-testid="template"' in client.get("/console/catalog/import").text
+    unreadable = client.post(
+        "/console/catalog/import", data={"csrf_token": csrf}, files={"file": ("a.xlsx", b"x")}
+    )
+    assert unreadable.status_code == 422 and "not a readable xlsx file" in unreadable.text
+    expired = client.post(
+        "/console/catalog/import/commit", data={"csrf_token": csrf, "upload": "0" * 64}
+    )
+    assert expired.status_code == 422 and "upload has expired" in expired.text
+    district = client.get("/console/catalog/district", follow_redirects=False)
+    assert district.status_code == 200
+    assert 'action="/console/catalog/district"' in district.text
+    edit = f"/console/catalog/{entry_id}/edit"
+    kept = client.post(edit, data={"csrf_token": csrf, "name": ""})
+    assert kept.status_code == 422 and f'action="{edit}"' in kept.text
+    assert 'data-testid="versions"' in client.get(f"/console/catalog/{entry_id}/history").text
+
+
 # ------------------------------------------------------------------ the entry form
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from gongshu.catalog import service
 from gongshu.catalog.errors import ImportRejected
 from gongshu.catalog.models import Entry
+from gongshu.catalog.resolve import OrgIndex, Resolved, invalid_from_validation, resolve
 from gongshu.catalog.schemas import COLUMN_OF, EntryInput
 from gongshu.catalog.sheets import CellError, SheetRow, input_to_row, read_table, row_to_input
 from gongshu.catalog.vocab import Column
@@ -84,7 +85,7 @@ def _updated_on(value: str) -> datetime | None:
 class _Row:
     sheet_row: SheetRow
     data: EntryInput
-    resolved: service.Resolved | None = None
+    resolved: Resolved | None = None
 
 
 def _column(path: str) -> str:
@@ -119,16 +120,16 @@ def import_entries(
             try:
                 parsed.append(_Row(sheet_row, EntryInput.model_validate(values)))
             except ValidationError as exc:
-                for detail in service.invalid_from_validation(exc, "").details or []:
+                for detail in invalid_from_validation(exc, "").details or []:
                     path = str(detail["path"]).lstrip(".")
                     errors.append(CellError(sheet_row.row, _column(path), detail["message"]))
-    orgs = service.OrgIndex.load(uow)
+    orgs = OrgIndex.load(uow)
     names_in_file = _check_names(uow, parsed, orgs, errors)
     for item in parsed:
         # Related entries named in the same file resolve to themselves at commit time.
         refs = [ref for ref in item.data.related if ref not in names_in_file]
         try:
-            item.resolved = service.resolve(
+            item.resolved = resolve(
                 uow,
                 actor=actor,
                 data=item.data.model_copy(update={"related": refs}),
@@ -160,7 +161,7 @@ def import_entries(
 
 
 def _check_names(
-    uow: UnitOfWork, parsed: list[_Row], orgs: service.OrgIndex, errors: list[CellError]
+    uow: UnitOfWork, parsed: list[_Row], orgs: OrgIndex, errors: list[CellError]
 ) -> set[str]:
     """Duplicate names within the file or against the catalogue, per provider."""
     seen: dict[tuple[str, str], int] = {}
@@ -201,7 +202,7 @@ def _store(
     uow: UnitOfWork,
     actor: Actor,
     parsed: list[_Row],
-    orgs: service.OrgIndex,
+    orgs: OrgIndex,
     names_in_file: set[str],
     submit: bool,
     report: ImportReport,
@@ -243,7 +244,7 @@ def export_rows(
 ) -> Iterable[dict[Column, str]]:
     """Entries the actor may see as exchange rows (Chinese labels), streamed in batches."""
     authorize(actor, "catalog.read")
-    orgs = service.OrgIndex.load(uow)
+    orgs = OrgIndex.load(uow)
     wanted = list(entry_ids) if entry_ids is not None else None
     last = -1
     while True:
@@ -274,7 +275,7 @@ def _names_of_related(uow: UnitOfWork, batch: list[Entry]) -> dict[str, str]:
     return {entry_id: name for entry_id, name in rows}
 
 
-def _row_of(entry: Entry, orgs: service.OrgIndex, names: dict[str, str]) -> dict[Column, str]:
+def _row_of(entry: Entry, orgs: OrgIndex, names: dict[str, str]) -> dict[Column, str]:
     values: dict[str, object] = {
         "kind": entry.kind,
         "name": entry.name,

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from gongshu.catalog import imports, publication, search, service
 from gongshu.catalog.diff import diff_documents
+from gongshu.catalog.resolve import OrgIndex
 from gongshu.catalog.schemas import (
     EntryInput,
     EntryRead,
@@ -36,7 +37,7 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 def entry_read(uow: Any, entry: Any) -> EntryRead:
     """An entry with names and overdue flags filled in."""
-    orgs = service.OrgIndex.load(uow, [entry.provider_id, entry.district_id or ""])
+    orgs = OrgIndex.load(uow, [entry.provider_id, entry.district_id or ""])
     now = uow.clock.now()
     values = {column.key: getattr(entry, column.key) for column in entry.__table__.columns}
     return EntryRead.model_validate(
@@ -80,7 +81,7 @@ def search_entries(
     result = search.search_entries(
         uow, actor=actor, q=q, filters=filters, sort=sort, cursor=cursor, limit=limit
     )
-    names = service.OrgIndex.load(uow, [h.entry.provider_id for h in result.hits])
+    names = OrgIndex.load(uow, [h.entry.provider_id for h in result.hits])
     items = [
         EntrySummary(
             id=h.entry.id, resource_code=h.entry.resource_code, name=h.entry.name,
