@@ -145,3 +145,13 @@ def test_reindex_rebuilds_the_same_index(
         assert search.reindex_all(uow) == 6
         uow.commit()
     assert _names(platform, city.admin, "交通", sort="name") == before
+
+
+def test_facets_past_the_sample_size_are_scaled_and_marked_approximate(
+    platform: Platform, city: City, catalogue: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "FACET_SAMPLE", 2)
+    with platform.uow() as uow:
+        result = search.search_entries(uow, actor=city.health_officer)
+    assert result.total == 5 and not result.facets_exact
+    assert 4 <= sum(n for _value, n in result.facets["theme"]) <= 6  # 2 sampled, scaled ×2.5

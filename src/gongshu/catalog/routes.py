@@ -105,6 +105,7 @@ def search_entries(
             "count": len(items),
             "limit": limit,
             "next_cursor": result.next_cursor,
+            "facets_exact": result.facets_exact,
             "facets": {
                 k: [{"value": v, "count": n} for v, n in rows] for k, rows in result.facets.items()
             },

@@ -57,6 +57,7 @@ FACETS: dict[str, Any] = {
     "kind": Entry.kind,
 }
 MAX_LIMIT = 100
+FACET_SAMPLE = 5000
 _NAME_WEIGHT = 5.0
 
 _lock = threading.Lock()
@@ -182,6 +183,7 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
     next_cursor: str | None
     query: Query | None
+    facets_exact: bool = True
 
 
 def _matches(uow: UnitOfWork, query: Query) -> sa.Subquery:
@@ -234,30 +236,27 @@ def search_entries(
     for name, accepted in (filters or SearchFilters()).values.items():
         conditions.append(FACETS[name].in_(accepted))
     rank_col: Any = sa.literal(0.0)
-    matching = sa.select(Entry.id, Entry.updated_at, Entry.name).select_from(Entry)
+    base = sa.select(Entry.id).select_from(Entry)
     if query is not None:
         hits_sub = _matches(uow, query)
-        matching = matching.join(hits_sub, hits_sub.c.seq == Entry.seq)
+        base = base.join(hits_sub, hits_sub.c.seq == Entry.seq)
         rank_col = hits_sub.c.rank
-    facet_columns = {name: column.label(f"facet_{name}") for name, column in FACETS.items()}
-    matching = matching.add_columns(rank_col.label("rank"), *facet_columns.values())
-    # The matches are found once (a materialised CTE) and the page, the total and every facet
-    # are drawn from them in one statement: repeating the full-text match per facet was most
-    # of a search's time on a large catalogue.
-    found = matching.where(*conditions).cte("found").prefix_with("MATERIALIZED")
-    rows = uow.session.execute(
-        _page_total_and_facets(found, sort, query is not None, offset, limit, facets)
-    ).all()
-    page = sorted((row for row in rows if row.part == "page"), key=lambda row: row.position)
-    ids = [str(row.value) for row in page[:limit]]
-    ranks = {str(row.value): float(row.rank or 0.0) for row in page[:limit]}
-    total = next((int(row.n) for row in rows if row.part == "total"), 0)
-    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS} if facets else {}
-    for row in rows:
-        if row.part.startswith("facet:") and row.value is not None:
-            counts[row.part.removeprefix("facet:")].append((str(row.value), int(row.n)))
-    for values in counts.values():
-        values.sort(key=lambda item: (-item[1], item[0]))
+    base = base.where(*conditions)
+    if sort == "relevance" and query is not None:
+        order = [rank_col.desc(), Entry.updated_at.desc(), Entry.id.desc()]
+    elif sort == "name":
+        order = [Entry.name, Entry.id]
+    else:
+        order = [Entry.updated_at.desc(), Entry.id.desc()]
+    page_stmt = base.add_columns(rank_col.label("rank")).order_by(*order)
+    page = uow.session.execute(page_stmt.offset(offset).limit(limit + 1)).all()
+    ids = [row[0] for row in page[:limit]]
+    ranks = {row[0]: float(row[1] or 0.0) for row in page[:limit]}
+    total = uow.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    counts: dict[str, list[tuple[str, int]]] = {}
+    exact = True
+    if facets:
+        counts, exact = _facet_counts(uow, base, total)
     entries = {
         e.id: e
         for e in uow.session.scalars(
@@ -284,56 +283,40 @@ def search_entries(
         hits=hits,
         total=total,
         facets=counts,
+        facets_exact=exact,
         next_cursor=encode_cursor([offset + limit]) if more else None,
         query=query,
     )
 
 
-def _page_total_and_facets(
-    found: sa.CTE, sort: str, by_rank: bool, offset: int, limit: int, facets: bool
-) -> sa.CompoundSelect[Any]:
-    """One UNION ALL over the materialised matches: the page (with its order), the total,
-    and each facet's counts, as rows of (part, value, rank, n, position)."""
-    c = found.c
-    order: list[Any]
-    if sort == "relevance" and by_rank:
-        order = [c.rank.desc(), c.updated_at.desc(), c.id.desc()]
-    elif sort == "name":
-        order = [c.name, c.id]
-    else:
-        order = [c.updated_at.desc(), c.id.desc()]
-    position = sa.func.row_number().over(order_by=order)
-    page = (
-        sa.select(c.id, c.rank, position.label("position"))
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit + 1)
-        .subquery("page")
-    )
-    no_int = sa.cast(sa.null(), sa.BigInteger)
-    no_rank = sa.cast(sa.null(), sa.Float)
-    parts: list[sa.Select[Any]] = [
+def _facet_counts(
+    uow: UnitOfWork, base: sa.Select[Any], total: int
+) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+    """Counts per facet value, all drawn in one statement from one materialised set.
+
+    Past ``FACET_SAMPLE`` matches the counts come from the first ``FACET_SAMPLE`` of them,
+    scaled to the total and marked approximate: exact facets over tens of thousands of
+    matches cost far more than the search itself.
+    """
+    labelled = [column.label(f"facet_{name}") for name, column in FACETS.items()]
+    sample = base.add_columns(*labelled)
+    exact = total <= FACET_SAMPLE
+    if not exact:
+        sample = sample.limit(FACET_SAMPLE)
+    found = sample.cte("found").prefix_with("MATERIALIZED")
+    parts = [
         sa.select(
-            sa.literal("page").label("part"),
-            sa.cast(page.c.id, sa.String).label("value"),
-            page.c.rank.label("rank"),
-            no_int.label("n"),
-            page.c.position.label("position"),
-        ),
-        sa.select(
-            sa.literal("total"), sa.cast(sa.null(), sa.String), no_rank, sa.func.count(), no_int
-        ).select_from(found),
+            sa.literal(name).label("facet"),
+            sa.cast(found.c[f"facet_{name}"], sa.String).label("value"),
+            sa.func.count().label("n"),
+        ).group_by(found.c[f"facet_{name}"])
+        for name in FACETS
     ]
-    if facets:
-        for name in FACETS:
-            column = c[f"facet_{name}"]
-            parts.append(
-                sa.select(
-                    sa.literal(f"facet:{name}"),
-                    sa.cast(column, sa.String),
-                    no_rank,
-                    sa.func.count(),
-                    no_int,
-                ).group_by(column)
-            )
-    return sa.union_all(*parts)
+    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    scale = total / FACET_SAMPLE if not exact else 1.0
+    for facet, value, n in uow.session.execute(sa.union_all(*parts)):
+        if value is not None:
+            counts[facet].append((str(value), max(1, round(n * scale))))
+    for values in counts.values():
+        values.sort(key=lambda item: (-item[1], item[0]))
+    return counts, exact
