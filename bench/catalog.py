@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import hashlib
 import http.client
 import io
 import json
@@ -280,6 +281,12 @@ def load_templates() -> list[Template]:
     return templates
 
 
+def fingerprint(templates: Sequence[Template]) -> str:
+    """A short digest of the demo rows the entries are generated from (the cache's key)."""
+    text = json.dumps([t.values for t in templates], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class Variants:
     """Deterministic variants of the templates: "朝阳区2021年公交站点基础信息" and so on."""
 
@@ -410,11 +417,14 @@ def home_from_cache(root: Path) -> DataHome | None:
     )
 
 
-def cache_is_current(home: DataHome) -> str | None:
-    """Why the cached home cannot be used (schema moved on, token refused), or None."""
+def cache_is_current(home: DataHome, root: Path, templates: Sequence[Template]) -> str | None:
+    """Why the cached home cannot be used (demo rows changed, schema moved on, token refused)."""
     from gongshu import migrations
     from gongshu.identity import tokens
 
+    built_from = json.loads((root / "ready.json").read_text()).get("templates")
+    if built_from != fingerprint(templates):
+        return "the demo catalogue it was generated from has changed"
     platform = open_platform(home.home)
     try:
         current = migrations.current_revision(platform.engine)
@@ -459,6 +469,7 @@ def build_home(root: Path, args: argparse.Namespace, templates: Sequence[Templat
     size_mb = (home.home / "gongshu.db").stat().st_size / 1e6
     marker = {
         "version": DATA_VERSION,
+        "templates": fingerprint(templates),
         "token": home.token,
         "entries": args.entries,
         "seconds": seconds,
@@ -660,7 +671,7 @@ def catalogue_home(args: argparse.Namespace, templates: Sequence[Template]) -> D
     )
     home = None if args.rebuild else home_from_cache(root)
     if home is not None:
-        problem = cache_is_current(home)
+        problem = cache_is_current(home, root, templates)
         if problem is None:
             console.print(f"  reusing the data home cached in {root} (--rebuild to build it "
                           "again)", highlight=False)  # fmt: skip
@@ -877,16 +888,16 @@ def like_scan(conn: sqlite3.Connection, actor: Any) -> Callable[[str], tuple[flo
     return once
 
 
-WAYS = ("http", "inprocess", "no_facets", "like")
-
-
 def measure(
     ways: dict[str, Callable[[str], tuple[float, int]]],
     queries: Sequence[str],
     args: argparse.Namespace,
 ) -> dict[str, Series]:
-    """Every query ``--repeat`` times, in a new shuffled order each round; for each query the
-    ways of searching run back to back, so all of them see the same machine."""
+    """Every query ``--repeat`` times, in a new shuffled order each round.
+
+    For each query the ways of searching run back to back (who goes first rotates), so all of
+    them see the same machine.
+    """
     series = {way: Series() for way in ways}
     order = list(rounds(queries, args.repeat, args.seed))
     with progress_bar() as bar:
@@ -1037,7 +1048,7 @@ def bench_search(
     )
     results.add(
         "search",
-        "mean results per query (total) · queries with none",
+        "mean total per query · queries that found nothing",
         f"{h['mean_total']:,.0f} · {h['zero']:.0f}",
         "LIKE",
         f"{lk['mean_total']:,.0f} · {lk['zero']:.0f}",
