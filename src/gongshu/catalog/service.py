@@ -71,24 +71,24 @@ def visible(actor: Actor, entry: Entry) -> bool:
 
 def _apply(entry: Entry, resolved: Resolved, now: datetime) -> None:
     data = resolved.data
-    entry.kind = data.kind
+    entry.kind = data.kind.value
     entry.name = data.name
     entry.summary = data.summary
     entry.keywords = list(data.keywords)
     entry.provider_id = resolved.provider.id
     entry.district_id = resolved.district.id if resolved.district else None
-    entry.format = data.format
-    entry.update_frequency = data.update_frequency
-    entry.share_type = data.share_type
+    entry.format = data.format.value
+    entry.update_frequency = data.update_frequency.value
+    entry.share_type = data.share_type.value
     entry.share_conditions = data.share_conditions
     entry.delivery = sorted(data.delivery)
     entry.legal_basis = data.legal_basis
-    entry.open_type = data.open_type
+    entry.open_type = data.open_type.value
     entry.open_conditions = data.open_conditions
     entry.theme = data.theme
     entry.impact = {str(k): str(v) for k, v in data.impact.items()}
-    entry.computed_grade = resolved.computed_grade
-    entry.grade = resolved.grade
+    entry.computed_grade = resolved.computed_grade.value
+    entry.grade = resolved.grade.value
     entry.grade_reason = (
         data.grade_reason if resolved.grade is not resolved.computed_grade else None
     )
@@ -104,7 +104,7 @@ def _apply(entry: Entry, resolved: Resolved, now: datetime) -> None:
     for position, item in enumerate(data.fields):
         row = existing.pop(item.name, None) or EntryField(name=item.name)
         row.position = position
-        row.type = item.type
+        row.type = item.type.value
         row.description = item.description
         row.element_code = item.element_code
         row.flags = sorted(str(flag) for flag in item.flags)
