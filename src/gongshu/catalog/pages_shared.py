@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gongshu.catalog.models import Entry
 from gongshu.identity import ACTIONS, Actor, Organisation
+from gongshu.identity.pages import render, see_other
 from gongshu.kernel.clock import BEIJING
 from gongshu.kernel.uow import UnitOfWork
 
@@ -25,17 +24,6 @@ __all__ = [
     "see_other",
     "when",
 ]
-
-
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template through the web adapter's renderer (language, user, CSRF token)."""
-    response: HTMLResponse = request.app.state.render(request, name, context, status)
-    return response
-
-
-def see_other(url: str) -> RedirectResponse:
-    """The redirect after a POST."""
-    return RedirectResponse(url, status_code=303)
 
 
 def when(moment: datetime | None) -> str:

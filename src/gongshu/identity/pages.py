@@ -37,7 +37,15 @@ from gongshu.kernel.errors import GongshuError, InvalidInput
 from gongshu.kernel.text import decode_text
 from gongshu.kernel.uow import UnitOfWork
 
-__all__ = ["CONSOLE_CHARTS", "CONSOLE_TILES", "ChartProvider", "ConsoleChart", "router"]
+__all__ = [
+    "CONSOLE_CHARTS",
+    "CONSOLE_TILES",
+    "ChartProvider",
+    "ConsoleChart",
+    "render",
+    "router",
+    "see_other",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,7 +109,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return response
 
 
-def _see_other(url: str) -> RedirectResponse:
+def see_other(url: str) -> RedirectResponse:
+    """The redirect after a POST."""
     return RedirectResponse(url, status_code=303)
 
 
@@ -115,14 +124,14 @@ def _safe_next(value: str | None) -> str:
 @router.get("/", response_class=HTMLResponse)
 def home(actor: MaybeActor) -> Response:
     """Send visitors to their console or to sign in."""
-    return _see_other("/console" if actor else "/login")
+    return see_other("/console" if actor else "/login")
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, actor: MaybeActor, next: str | None = None) -> Response:
     """The sign-in form."""
     if actor is not None:
-        return _see_other(_safe_next(next))
+        return see_other(_safe_next(next))
     return render(request, "login.html", next=_safe_next(next), error=None, username="")
 
 
@@ -155,7 +164,7 @@ def login_submit(
             username=username[:80],
             status=exc.status,
         )
-    response = _see_other(_safe_next(next))
+    response = see_other(_safe_next(next))
     response.set_cookie(
         SESSION_COOKIE,
         codec(request).dumps(user),
@@ -175,7 +184,7 @@ def logout(
     verify_csrf(request, csrf_token)
     if actor is not None:
         service.logout(uow, actor=actor)
-    response = _see_other("/login")
+    response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -260,7 +269,7 @@ def tokens_revoke(
     """Revoke one of the user's tokens."""
     verify_csrf(request, csrf_token)
     tokens.revoke_token(uow, actor=actor, token_id=token_id)
-    return _see_other("/console/tokens")
+    return see_other("/console/tokens")
 
 
 def _organisation_names(uow: UnitOfWork, ids: set[str]) -> dict[str, str]:
@@ -366,7 +375,7 @@ def grants_create(
         grant_service.create_grant(uow, actor=actor, data=data)
     except (ValidationError, ValueError, GongshuError) as exc:
         return _render_grants(request, actor, uow, error=_form_error(exc), form=form, status=422)
-    return _see_other("/console/grants")
+    return see_other("/console/grants")
 
 
 def _form_error(exc: Exception) -> str:
@@ -393,7 +402,7 @@ def grants_transition(
     grant_service.change_status(
         uow, actor=actor, grant_id=grant_id, transition=transition, reason=reason
     )
-    return _see_other("/console/grants")
+    return see_other("/console/grants")
 
 
 def _render_users(
@@ -468,7 +477,7 @@ def users_create(
         service.create_user(uow, actor=actor, data=data, passwords=get_platform(request).passwords)
     except (ValidationError, GongshuError) as exc:
         return _render_users(request, actor, uow, error=_form_error(exc), form=form, status=422)
-    return _see_other("/console/users")
+    return see_other("/console/users")
 
 
 @router.post("/console/users/{user_id}/deactivate")
@@ -482,7 +491,7 @@ def users_deactivate(
     """Deactivate a user: their sessions and tokens stop working at once."""
     verify_csrf(request, csrf_token)
     service.set_user_active(uow, actor=actor, user_id=user_id, active=False)
-    return _see_other("/console/users")
+    return see_other("/console/users")
 
 
 @router.get("/console/organisations", response_class=HTMLResponse)
