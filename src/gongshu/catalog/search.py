@@ -186,15 +186,19 @@ class SearchResult:
     facets_exact: bool = True
 
 
-def _matches(uow: UnitOfWork, query: Query) -> sa.Subquery:
+def _matches(uow: UnitOfWork, query: Query, *, ranked: bool = True) -> sa.Subquery:
+    """The matching entries' seq, with the engine's relevance when ``ranked`` (counting and
+    facets skip it: scoring every match is most of a broad query's cost)."""
     if _dialect(uow) == "postgresql":
+        rank = "ts_rank(document, CAST(:q AS tsquery))" if ranked else "0.0"
         stmt = sa.text(
-            "SELECT seq, ts_rank(document, CAST(:q AS tsquery)) AS rank FROM catalog_search "
+            f"SELECT seq, {rank} AS rank FROM catalog_search "  # noqa: S608
             "WHERE document @@ CAST(:q AS tsquery)"
         ).bindparams(q=to_tsquery(query))
     else:
+        rank = f"-bm25(catalog_search, {_NAME_WEIGHT}, 1.0)" if ranked else "0.0"
         stmt = sa.text(
-            f"SELECT rowid AS seq, -bm25(catalog_search, {_NAME_WEIGHT}, 1.0) AS rank "  # noqa: S608
+            f"SELECT rowid AS seq, {rank} AS rank "  # noqa: S608
             "FROM catalog_search WHERE catalog_search MATCH :q"
         ).bindparams(q=to_fts5(query))
     return stmt.columns(seq=sa.BigInteger, rank=sa.Float).subquery("hits")
@@ -242,6 +246,11 @@ def search_entries(
         base = base.join(hits_sub, hits_sub.c.seq == Entry.seq)
         rank_col = hits_sub.c.rank
     base = base.where(*conditions)
+    counted = sa.select(Entry.id).select_from(Entry)
+    if query is not None:
+        plain = _matches(uow, query, ranked=False)
+        counted = counted.join(plain, plain.c.seq == Entry.seq)
+    counted = counted.where(*conditions)
     if sort == "relevance" and query is not None:
         order = [rank_col.desc(), Entry.updated_at.desc(), Entry.id.desc()]
     elif sort == "name":
@@ -252,17 +261,12 @@ def search_entries(
     page = uow.session.execute(page_stmt.offset(offset).limit(limit + 1)).all()
     ids = [row[0] for row in page[:limit]]
     ranks = {row[0]: float(row[1] or 0.0) for row in page[:limit]}
-    total = uow.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    total = uow.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
     counts: dict[str, list[tuple[str, int]]] = {}
     exact = True
     if facets:
-        counts, exact = _facet_counts(uow, base, total)
-    entries = {
-        e.id: e
-        for e in uow.session.scalars(
-            sa.select(Entry).where(Entry.id.in_(ids)).options(sa.orm.selectinload(Entry.fields))
-        )
-    }
+        counts, exact = _facet_counts(uow, counted, total)
+    entries = {e.id: e for e in uow.session.scalars(sa.select(Entry).where(Entry.id.in_(ids)))}
     hits = [
         Hit(
             entry=entries[i],
