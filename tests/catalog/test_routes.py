@@ -211,3 +211,15 @@ def test_the_served_catalogue_conforms_to_dcat_ap(
     for graph in served:
         conforms, _report_graph, report = validate(graph, shacl_graph=shapes, inference="none")
         assert conforms, report
+
+
+def test_facets_can_be_left_out(client: TestClient, city: City, platform: Platform) -> None:
+    officer = auth(token_for(platform, "officer"))
+    _published(client, officer, auth(token_for(platform, "admin")))
+    with_facets = client.get("/api/v1/catalog/entries", params={"q": "公交"}, headers=officer)
+    without = client.get(
+        "/api/v1/catalog/entries", params={"q": "公交", "facets": "false"}, headers=officer
+    )
+    assert with_facets.json()["meta"]["facets"]["theme"] == [{"value": "04", "count": 1}]
+    assert without.json()["meta"]["facets"] == {}
+    assert without.json()["meta"]["total"] == 1

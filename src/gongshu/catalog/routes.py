@@ -71,15 +71,27 @@ def search_entries(
     sort: Literal["relevance", "modified", "name"] = "relevance",
     cursor: str | None = None,
     limit: Limit = 20,
+    facets: bool = True,
 ) -> dict[str, Any]:
-    """Search and browse the catalogue with facets; ``q`` is Chinese full text."""
+    """Search and browse the catalogue with facets; ``q`` is Chinese full text.
+
+    ``facets=false`` skips the facet counts (about a third of a search's time) for clients
+    that only page through results.
+    """
     filters = search.SearchFilters.of(
         provider=provider, district=district, theme=theme, grade=grade, share_type=share_type,
         open_type=open_type, format=format, update_frequency=update_frequency, status=status,
         kind=kind,
     )  # fmt: skip
     result = search.search_entries(
-        uow, actor=actor, q=q, filters=filters, sort=sort, cursor=cursor, limit=limit
+        uow,
+        actor=actor,
+        q=q,
+        filters=filters,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        facets=facets,
     )
     names = OrgIndex.load(uow, [h.entry.provider_id for h in result.hits])
     items = [
