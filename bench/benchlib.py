@@ -27,6 +27,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from rich.console import Console
+from rich.table import Table
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
@@ -633,3 +636,94 @@ def add_wait_quiet(parser: argparse.ArgumentParser) -> None:
         help="before each measurement, wait up to this long for other processes to go quiet "
         "(< 0.3 cores busy); 0: do not wait (default)",
     )
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass
+class Row:
+    """One line of the results: the platform's figure beside the baseline of the same run."""
+
+    section: str
+    what: str
+    gongshu: str
+    baseline: str = ""
+    baseline_value: str = ""
+    goal: str = ""
+    verdict: str = ""
+
+
+@dataclass
+class Results:
+    """Every row of a benchmark run, its notes and the raw numbers."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
+
+    def add(self, *args: str, **kwargs: str) -> None:
+        """Append a row."""
+        self.rows.append(Row(*args, **kwargs))
+
+
+def verdict(ok: bool) -> str:
+    """How a figure compares with its goal."""
+    return "meets" if ok else "misses"
+
+
+def print_results(
+    results: Results, *, title: str, command: str, json_path: Path | None, console: Console
+) -> None:
+    """Print the figures as a Rich table and as Markdown for RESULTS.md; optionally save JSON."""
+    table = Table(title=f"{title} · baselines from the same run")
+    for column, justify in (
+        ("", "left"),
+        ("measurement", "left"),
+        ("gongshu", "right"),
+        ("baseline", "left"),
+        ("baseline value", "right"),
+        ("goal", "right"),
+        ("", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    previous = ""
+    for row in results.rows:
+        if previous and row.section != previous:
+            table.add_section()
+        previous = row.section
+        style = {"meets": "green", "misses": "bold red"}.get(row.verdict, "")
+        table.add_row(
+            row.section,
+            row.what,
+            row.gongshu,
+            row.baseline,
+            row.baseline_value,
+            row.goal,
+            f"[{style}]{row.verdict}[/]" if style else row.verdict,
+        )
+    console.print(table)
+    for note in results.notes:
+        console.print(f"  · {note}", highlight=False)
+    lines = [
+        "```sh",
+        command,
+        "```",
+        "",
+        "| | measurement | gongshu | baseline (same run) | baseline | goal | |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
+    for row in results.rows:
+        lines.append(
+            f"| {row.section} | {row.what.strip()} | {row.gongshu} | {row.baseline} | "
+            f"{row.baseline_value} | {row.goal} | {row.verdict} |"
+        )
+    lines.append("")
+    lines.extend(f"* {note}" for note in results.notes)
+    console.rule("[bold]markdown (paste into bench/RESULTS.md)[/]")
+    print("\n".join(lines))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results.raw, indent=2, default=str, ensure_ascii=False))
+        console.print(f"raw numbers written to {json_path}", highlight=False)

@@ -69,6 +69,7 @@ from benchlib import (
     CpuMeter,
     DataHome,
     Interrupted,
+    Results,
     add_wait_quiet,
     clean_env,
     free_port,
@@ -78,8 +79,10 @@ from benchlib import (
     machine_line,
     platform_server_argv,
     prepare_home,
+    print_results,
     spawned,
     temp_dir,
+    verdict,
     wait_for_quiet,
     wait_until_ok,
 )
@@ -148,34 +151,6 @@ def fmt_ms(seconds: float) -> str:
 
 def fmt_rate(per_second: float) -> str:
     return f"{per_second:,.0f}/s"
-
-
-@dataclass
-class Row:
-    """One line of the results: the platform's figure beside the baseline of the same run."""
-
-    section: str
-    what: str
-    gongshu: str
-    baseline: str = ""
-    baseline_value: str = ""
-    goal: str = ""
-    verdict: str = ""
-
-
-@dataclass
-class Results:
-    rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-    busy: list[str] = field(default_factory=list)
-
-    def add(self, *args: str, **kwargs: str) -> None:
-        self.rows.append(Row(*args, **kwargs))
-
-
-def verdict(ok: bool) -> str:
-    return "meets" if ok else "misses"
 
 
 def quiet(args: argparse.Namespace) -> None:
@@ -1296,59 +1271,6 @@ def profile_import(
 # ------------------------------------------------------------------ output
 
 
-def print_results(results: Results, args: argparse.Namespace, command: str) -> None:
-    table = Table(title="Catalogue figures (catalogue issue) · baselines from the same run")
-    for column, justify in (
-        ("", "left"),
-        ("measurement", "left"),
-        ("gongshu", "right"),
-        ("baseline", "left"),
-        ("baseline value", "right"),
-        ("goal", "right"),
-        ("", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    previous = ""
-    for row in results.rows:
-        if previous and row.section != previous:
-            table.add_section()
-        previous = row.section
-        style = {"meets": "green", "misses": "bold red"}.get(row.verdict, "")
-        table.add_row(
-            row.section,
-            row.what,
-            row.gongshu,
-            row.baseline,
-            row.baseline_value,
-            row.goal,
-            f"[{style}]{row.verdict}[/]" if style else row.verdict,
-        )
-    console.print(table)
-    for note in results.notes:
-        console.print(f"  · {note}", highlight=False)
-    lines = [
-        "```sh",
-        command,
-        "```",
-        "",
-        "| | measurement | gongshu | baseline (same run) | baseline | goal | |",
-        "|---|---|---:|---|---:|---:|---|",
-    ]
-    for row in results.rows:
-        lines.append(
-            f"| {row.section} | {row.what.strip()} | {row.gongshu} | {row.baseline} | "
-            f"{row.baseline_value} | {row.goal} | {row.verdict} |"
-        )
-    lines.append("")
-    lines.extend(f"* {note}" for note in results.notes)
-    console.rule("[bold]markdown (paste into bench/RESULTS.md)[/]")
-    print("\n".join(lines))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results.raw, indent=2, default=str, ensure_ascii=False))
-        console.print(f"raw numbers written to {args.json}", highlight=False)
-
-
 # ------------------------------------------------------------------ main
 
 
@@ -1432,7 +1354,13 @@ def main(argv: list[str] | None = None) -> int:
     results.notes.append(
         f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
     )
-    print_results(results, args, command)
+    print_results(
+        results,
+        title="Catalogue figures (catalogue issue)",
+        command=command,
+        json_path=args.json,
+        console=console,
+    )
     return 0
 
 

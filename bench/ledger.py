@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -44,12 +44,15 @@ from typing import Any
 
 from benchlib import (
     Interrupted,
+    Results,
     add_wait_quiet,
     install_signal_handlers,
     load_average,
     machine_busy_seconds,
     machine_line,
+    print_results,
     temp_dir,
+    verdict,
     wait_for_quiet,
 )
 from rich.console import Console
@@ -61,7 +64,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from gongshu import migrations
 from gongshu.bootstrap import Platform, build
@@ -137,34 +139,6 @@ def fmt_ms(seconds: float) -> str:
 
 def fmt_s(seconds: float) -> str:
     return f"{seconds:.1f} s"
-
-
-@dataclass
-class Row:
-    """One line of the results: the platform's figure beside the baseline of the same run."""
-
-    section: str
-    what: str
-    gongshu: str
-    baseline: str = ""
-    baseline_value: str = ""
-    goal: str = ""
-    verdict: str = ""
-
-
-@dataclass
-class Results:
-    rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-    busy: list[str] = field(default_factory=list)
-
-    def add(self, *args: str, **kwargs: str) -> None:
-        self.rows.append(Row(*args, **kwargs))
-
-
-def verdict(ok: bool) -> str:
-    return "meets" if ok else "misses"
 
 
 # ------------------------------------------------------------------ entries
@@ -842,60 +816,6 @@ def bench_verify(
 # ------------------------------------------------------------------ output
 
 
-def print_results(results: Results, args: argparse.Namespace, command: str) -> None:
-    table = Table(title="Ledger figures (catalogue issue) · baselines from the same run")
-    for column, justify in (
-        ("", "left"),
-        ("measurement", "left"),
-        ("gongshu", "right"),
-        ("baseline", "left"),
-        ("baseline value", "right"),
-        ("goal", "right"),
-        ("", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    previous = ""
-    for row in results.rows:
-        if previous and row.section != previous:
-            table.add_section()
-        previous = row.section
-        style = {"meets": "green", "misses": "bold red"}.get(row.verdict, "")
-        table.add_row(
-            row.section,
-            row.what,
-            row.gongshu,
-            row.baseline,
-            row.baseline_value,
-            row.goal,
-            f"[{style}]{row.verdict}[/]" if style else row.verdict,
-        )
-    console.print(table)
-    for note in results.notes:
-        console.print(f"  · {note}", highlight=False)
-
-    lines = [
-        "```sh",
-        command,
-        "```",
-        "",
-        "| | measurement | gongshu | baseline (same run) | baseline | goal | |",
-        "|---|---|---:|---|---:|---:|---|",
-    ]
-    for row in results.rows:
-        lines.append(
-            f"| {row.section} | {row.what.strip()} | {row.gongshu} | {row.baseline} | "
-            f"{row.baseline_value} | {row.goal} | {row.verdict} |"
-        )
-    lines.append("")
-    lines.extend(f"* {note}" for note in results.notes)
-    console.rule("[bold]markdown (paste into bench/RESULTS.md)[/]")
-    print("\n".join(lines))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results.raw, indent=2, default=str))
-        console.print(f"raw numbers written to {args.json}", highlight=False)
-
-
 # ------------------------------------------------------------------ main
 
 
@@ -1017,7 +937,13 @@ def main(argv: list[str] | None = None) -> int:
     results.notes.append(
         f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
     )
-    print_results(results, args, command)
+    print_results(
+        results,
+        title="Ledger figures (catalogue issue)",
+        command=command,
+        json_path=args.json,
+        console=console,
+    )
     return 0
 
 
