@@ -261,11 +261,16 @@ def search_entries(
     page = uow.session.execute(page_stmt.offset(offset).limit(limit + 1)).all()
     ids = [row[0] for row in page[:limit]]
     ranks = {row[0]: float(row[1] or 0.0) for row in page[:limit]}
-    total = uow.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
     counts: dict[str, list[tuple[str, int]]] = {}
     exact = True
+    total: int | None = None
     if facets:
-        counts, exact = _facet_counts(uow, counted, total)
+        counts, total = _facet_counts(uow, counted)
+        exact = total is not None
+    if total is None:
+        total = uow.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
+    if not exact:
+        _scale(counts, total)
     entries = {e.id: e for e in uow.session.scalars(sa.select(Entry).where(Entry.id.in_(ids)))}
     hits = [
         Hit(
@@ -294,20 +299,20 @@ def search_entries(
 
 
 def _facet_counts(
-    uow: UnitOfWork, base: sa.Select[Any], total: int
-) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-    """Counts per facet value, all drawn in one statement from one materialised set.
+    uow: UnitOfWork, base: sa.Select[Any]
+) -> tuple[dict[str, list[tuple[str, int]]], int | None]:
+    """Counts per facet value, all drawn in one statement from one materialised set, and the
+    total when the counts are exact (every match is an entry with a status, so the status
+    counts add up to it and no separate count is needed).
 
-    Past ``FACET_SAMPLE`` matches the counts come from the first ``FACET_SAMPLE`` of them,
-    scaled to the total and marked approximate: exact facets over tens of thousands of
-    matches cost far more than the search itself.
+    Past ``FACET_SAMPLE`` matches the counts come from the first ``FACET_SAMPLE`` of them and
+    the total is None: the caller counts and scales (:func:`_scale`). Exact facets over tens of
+    thousands of matches cost far more than the search itself.
     """
     labelled = [column.label(f"facet_{name}") for name, column in FACETS.items()]
-    sample = base.add_columns(*labelled)
-    exact = total <= FACET_SAMPLE
-    if not exact:
-        sample = sample.limit(FACET_SAMPLE)
-    found = sample.cte("found").prefix_with("MATERIALIZED")
+    found = (
+        base.add_columns(*labelled).limit(FACET_SAMPLE + 1).cte("found").prefix_with("MATERIALIZED")
+    )
     parts = [
         sa.select(
             sa.literal(name).label("facet"),
@@ -317,10 +322,17 @@ def _facet_counts(
         for name in FACETS
     ]
     counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
-    scale = total / FACET_SAMPLE if not exact else 1.0
     for facet, value, n in uow.session.execute(sa.union_all(*parts)):
         if value is not None:
-            counts[facet].append((str(value), max(1, round(n * scale))))
+            counts[facet].append((str(value), int(n)))
     for values in counts.values():
         values.sort(key=lambda item: (-item[1], item[0]))
-    return counts, exact
+    sampled = sum(n for _value, n in counts["status"])
+    return counts, (sampled if sampled <= FACET_SAMPLE else None)
+
+
+def _scale(counts: dict[str, list[tuple[str, int]]], total: int) -> None:
+    """Scale sampled facet counts to the total (approximate, at least 1 each)."""
+    sampled = sum(n for _value, n in counts["status"]) or 1
+    for name, values in counts.items():
+        counts[name] = [(value, max(1, round(n * total / sampled))) for value, n in values]
