@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -548,8 +550,6 @@ def machine_busy_seconds() -> float:
 
 def own_cpu_seconds() -> float:
     """CPU seconds of this process plus its reaped children (e.g. a finished wrk)."""
-    import resource
-
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
@@ -727,3 +727,46 @@ def print_results(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results.raw, indent=2, default=str, ensure_ascii=False))
         console.print(f"raw numbers written to {json_path}", highlight=False)
+
+
+# ------------------------------------------------------------------ timing
+
+
+@dataclass
+class Timed:
+    """Wall time of one step, our CPU time in it, and the cores everybody else kept busy."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    others: float = float("nan")
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[Timed]:
+    """``with timed() as t: …`` then ``t.wall``, ``t.cpu``, ``t.others``."""
+    result = Timed()
+    wall, cpu, machine = time.perf_counter(), _own_cpu(), machine_busy_seconds()
+    try:
+        yield result
+    finally:
+        result.wall = time.perf_counter() - wall
+        result.cpu = _own_cpu() - cpu
+        if result.wall > 0.5:  # /proc/stat ticks are 10 ms: too coarse for short steps
+            result.others = max(0.0, machine_busy_seconds() - machine - result.cpu) / result.wall
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def fmt_rate(per_second: float) -> str:
+    """A rate per second with thousands separators."""
+    return f"{per_second:,.0f}/s"

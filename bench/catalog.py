@@ -44,11 +44,9 @@ import hashlib
 import http.client
 import io
 import json
-import math
 import os
 import pstats
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -72,16 +70,18 @@ from benchlib import (
     Results,
     add_wait_quiet,
     clean_env,
+    fmt_rate,
     free_port,
     install_signal_handlers,
     load_average,
-    machine_busy_seconds,
     machine_line,
+    percentile,
     platform_server_argv,
     prepare_home,
     print_results,
     spawned,
     temp_dir,
+    timed,
     verdict,
     wait_for_quiet,
     wait_until_ok,
@@ -110,47 +110,8 @@ BENCH_RATE_LIMIT = "1000000000"  # the default 600/min per token would answer 42
 # ------------------------------------------------------------------ measuring
 
 
-@dataclass
-class Timed:
-    """Wall time of one step, our CPU time in it, and the cores everybody else kept busy."""
-
-    wall: float = 0.0
-    cpu: float = 0.0
-    others: float = float("nan")
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Timed]:
-    """``with timed() as t: …`` then ``t.wall``, ``t.cpu``, ``t.others``."""
-    result = Timed()
-    wall, cpu, machine = time.perf_counter(), _own_cpu(), machine_busy_seconds()
-    try:
-        yield result
-    finally:
-        result.wall = time.perf_counter() - wall
-        result.cpu = _own_cpu() - cpu
-        if result.wall > 0.5:  # /proc/stat ticks are 10 ms: too coarse for short steps
-            result.others = max(0.0, machine_busy_seconds() - machine - result.cpu) / result.wall
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
 def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms" if seconds < 0.01 else f"{seconds * 1000:.1f} ms"
-
-
-def fmt_rate(per_second: float) -> str:
-    return f"{per_second:,.0f}/s"
 
 
 def quiet(args: argparse.Namespace) -> None:

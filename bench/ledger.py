@@ -25,18 +25,15 @@ import contextlib
 import cProfile
 import io
 import json
-import math
 import os
 import pstats
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -46,12 +43,14 @@ from benchlib import (
     Interrupted,
     Results,
     add_wait_quiet,
+    fmt_rate,
     install_signal_handlers,
     load_average,
-    machine_busy_seconds,
     machine_line,
+    percentile,
     print_results,
     temp_dir,
+    timed,
     verdict,
     wait_for_quiet,
 )
@@ -92,45 +91,6 @@ GOAL_INCLUSION_S = 0.005
 GOAL_VERIFY_S = 60.0
 
 # ------------------------------------------------------------------ measuring
-
-
-@dataclass
-class Timed:
-    """Wall time of one step, our CPU time in it, and the cores everybody else kept busy."""
-
-    wall: float = 0.0
-    cpu: float = 0.0
-    others: float = float("nan")
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Timed]:
-    """``with timed() as t: …`` then ``t.wall``, ``t.cpu``, ``t.others``."""
-    result = Timed()
-    wall, cpu, machine = time.perf_counter(), _own_cpu(), machine_busy_seconds()
-    try:
-        yield result
-    finally:
-        result.wall = time.perf_counter() - wall
-        result.cpu = _own_cpu() - cpu
-        if result.wall > 0.5:  # /proc/stat ticks are 10 ms: too coarse for short steps
-            result.others = max(0.0, machine_busy_seconds() - machine - result.cpu) / result.wall
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
-def fmt_rate(per_second: float) -> str:
-    return f"{per_second:,.0f}/s"
 
 
 def fmt_ms(seconds: float) -> str:
