@@ -674,9 +674,25 @@ def verdict(ok: bool) -> str:
 
 
 def print_results(
-    results: Results, *, title: str, command: str, json_path: Path | None, console: Console
+    results: Results,
+    *,
+    title: str,
+    command: str,
+    json_path: Path | None,
+    console: Console,
+    started: float,
 ) -> None:
-    """Print the figures as a Rich table and as Markdown for RESULTS.md; optionally save JSON."""
+    """Print the figures as a Rich table and as Markdown for RESULTS.md; optionally save JSON.
+
+    ``started`` (a ``time.perf_counter()`` reading) adds the run's length and the machine's
+    load to the notes, beside the other processes' share of each measured step.
+    """
+    results.notes.append(
+        "cores other processes kept busy (nan: step too short to tell): " + ", ".join(results.busy)
+    )
+    results.notes.append(
+        f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
+    )
     table = Table(title=f"{title} · baselines from the same run")
     for column, justify in (
         ("", "left"),

@@ -1309,14 +1309,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted):
         console.print("interrupted: temporary directories removed", highlight=False)
         return 130
-    results.notes.append(
-        "cores other processes kept busy (nan: step too short to tell): " + ", ".join(results.busy)
-    )
-    results.notes.append(
-        f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
-    )
     print_results(
         results,
+        started=started,
         title="Catalogue figures (catalogue issue)",
         command=command,
         json_path=args.json,

@@ -891,14 +891,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             console.print(f"(the partial log under --keep {args.keep} was left)", highlight=False)
         return 130
-    results.notes.append(
-        "cores other processes kept busy (nan: step too short to tell): " + ", ".join(results.busy)
-    )
-    results.notes.append(
-        f"whole run {time.perf_counter() - started:.0f} s; load average at end {load_average()}"
-    )
     print_results(
         results,
+        started=started,
         title="Ledger figures (catalogue issue)",
         command=command,
         json_path=args.json,
