@@ -155,3 +155,49 @@ def test_facets_past_the_sample_size_are_scaled_and_marked_approximate(
         result = search.search_entries(uow, actor=city.health_officer)
     assert result.total == 5 and not result.facets_exact
     assert 4 <= sum(n for _value, n in result.facets["theme"]) <= 6  # 2 sampled, scaled ×2.5
+
+
+@pytest.mark.parametrize("actor_name", ["health_officer", "officer", "admin"])
+def test_ranking_from_the_index_gives_the_same_pages_as_ranking_every_match(
+    platform: Platform,
+    city: City,
+    catalogue: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    actor_name: str,
+) -> None:
+    """The page is taken from the index's best few matches and falls back to ranking every
+    match when too few of them are visible; totals count the index less the hidden drafts."""
+    actor = getattr(city, actor_name)
+
+    def walk(**kwargs: object) -> tuple[list[str], list[int]]:
+        names: list[str] = []
+        totals: list[int] = []
+        cursor = None
+        with platform.uow() as uow:
+            while True:
+                result = search.search_entries(
+                    uow, actor=actor, q="市", cursor=cursor, limit=1, **kwargs
+                )  # type: ignore[arg-type]
+                names += [hit.entry.name for hit in result.hits]
+                totals.append(result.total)
+                cursor = result.next_cursor
+                if cursor is None:
+                    return names, totals
+
+    monkeypatch.setattr(search, "TOP_PREFETCH", 10_000)
+    everything = walk(facets=False)
+    filtered = walk(filters=search.SearchFilters.of(open_type=["unconditional"]))
+    monkeypatch.setattr(search, "TOP_PREFETCH", 1)
+    monkeypatch.setattr(search, "PREFETCH_FACTOR", 1)
+    ranked = search._ranked
+    calls: list[int] = []
+
+    def spy(*args: object, **kwargs: object) -> list[object]:
+        calls.append(1)
+        return ranked(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "_ranked", spy)
+    assert walk(facets=False) == everything
+    assert walk(filters=search.SearchFilters.of(open_type=["unconditional"])) == filtered
+    assert len(calls) > len(everything[0]) + len(filtered[0])  # some pages fell back
+    assert len(everything[0]) == everything[1][0] == (6 if actor_name != "health_officer" else 5)

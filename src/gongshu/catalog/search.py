@@ -4,7 +4,8 @@ Text is segmented in Python (:mod:`gongshu.catalog.textsearch`) and stored as te
 engines match exactly the same terms and return the same entries: FTS5 keeps the terms in a
 virtual table keyed by the entry's ``seq``; PostgreSQL keeps a ``tsvector`` built from a
 literal (no parser in between) under a GIN index. Relevance is each engine's own ranking
-(bm25 / ts_rank) with the name weighted above the rest; ties and date order are identical.
+(bm25 / ts_rank) with the name weighted above the rest; ties (newest first) and date order
+are identical.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ FACETS: dict[str, Any] = {
     "kind": Entry.kind,
 }
 MAX_LIMIT = 100
-FACET_SAMPLE = 5000
+FACET_SAMPLE = 2000
+TOP_PREFETCH = 200
+PREFETCH_FACTOR = 4
 _NAME_WEIGHT = 5.0
 
 _lock = threading.Lock()
@@ -186,22 +189,44 @@ class SearchResult:
     facets_exact: bool = True
 
 
-def _matches(uow: UnitOfWork, query: Query, *, ranked: bool = True) -> sa.Subquery:
+def _matches(
+    uow: UnitOfWork, query: Query, *, ranked: bool = True, top: int | None = None
+) -> sa.Subquery:
     """The matching entries' seq, with the engine's relevance when ``ranked`` (counting and
-    facets skip it: scoring every match is most of a broad query's cost)."""
+    facets skip it: scoring every match is most of a broad query's cost). With ``top``, only the
+    ``top`` best by (rank, seq) — taken inside the index, before any join."""
     if _dialect(uow) == "postgresql":
         rank = "ts_rank(document, CAST(:q AS tsquery))" if ranked else "0.0"
-        stmt = sa.text(
+        sql = (
             f"SELECT seq, {rank} AS rank FROM catalog_search "  # noqa: S608
             "WHERE document @@ CAST(:q AS tsquery)"
-        ).bindparams(q=to_tsquery(query))
+        )
+        params: dict[str, Any] = {"q": to_tsquery(query)}
     else:
         rank = f"-bm25(catalog_search, {_NAME_WEIGHT}, 1.0)" if ranked else "0.0"
-        stmt = sa.text(
+        sql = (
             f"SELECT rowid AS seq, {rank} AS rank "  # noqa: S608
             "FROM catalog_search WHERE catalog_search MATCH :q"
-        ).bindparams(q=to_fts5(query))
+        )
+        params = {"q": to_fts5(query)}
+    if top is not None:
+        sql += " ORDER BY rank DESC, seq DESC LIMIT :top"
+        params["top"] = top
+    stmt = sa.text(sql).bindparams(**params)
     return stmt.columns(seq=sa.BigInteger, rank=sa.Float).subquery("hits")
+
+
+def _match_count(uow: UnitOfWork, query: Query) -> int:
+    """How many entries match, from the index alone."""
+    if _dialect(uow) == "postgresql":
+        stmt = sa.text(
+            "SELECT count(*) FROM catalog_search WHERE document @@ CAST(:q AS tsquery)"
+        ).bindparams(q=to_tsquery(query))
+    else:
+        stmt = sa.text(
+            "SELECT count(*) FROM catalog_search WHERE catalog_search MATCH :q"
+        ).bindparams(q=to_fts5(query))
+    return int(uow.session.scalar(stmt) or 0)
 
 
 def _visibility(actor: Actor) -> Any:
@@ -212,6 +237,16 @@ def _visibility(actor: Actor) -> Any:
         Entry.published_version.is_not(None),
         Entry.provider_id.in_(actor.organisation_ids),
         Entry.district_id.in_(actor.organisation_ids),
+    )
+
+
+def _hidden(actor: Actor) -> Any:
+    """The exact complement of :func:`_visibility` (NULL districts included)."""
+    return sa.and_(
+        Entry.status == EntryStatus.DRAFT.value,
+        Entry.published_version.is_(None),
+        Entry.provider_id.not_in(actor.organisation_ids),
+        sa.or_(Entry.district_id.is_(None), Entry.district_id.not_in(actor.organisation_ids)),
     )
 
 
@@ -236,57 +271,28 @@ def search_entries(
     if cursor:
         key = decode_cursor(cursor, arity=1)
         offset = int(key[0]) if key else 0
+    chosen = (filters or SearchFilters()).values
     conditions: list[Any] = [_visibility(actor)]
-    for name, accepted in (filters or SearchFilters()).values.items():
-        conditions.append(FACETS[name].in_(accepted))
-    rank_col: Any = sa.literal(0.0)
-    base = sa.select(Entry.id).select_from(Entry)
-    if query is not None:
-        hits_sub = _matches(uow, query)
-        base = base.join(hits_sub, hits_sub.c.seq == Entry.seq)
-        rank_col = hits_sub.c.rank
-    base = base.where(*conditions)
+    conditions += [FACETS[name].in_(accepted) for name, accepted in chosen.items()]
     counted = sa.select(Entry.id).select_from(Entry)
     if query is not None:
         plain = _matches(uow, query, ranked=False)
         counted = counted.join(plain, plain.c.seq == Entry.seq)
     counted = counted.where(*conditions)
-    if sort == "relevance" and query is not None:
-        order = [rank_col.desc(), Entry.updated_at.desc(), Entry.id.desc()]
-    elif sort == "name":
-        order = [Entry.name, Entry.id]
-    else:
-        order = [Entry.updated_at.desc(), Entry.id.desc()]
-    page_stmt = base.add_columns(rank_col.label("rank")).order_by(*order)
-    page = uow.session.execute(page_stmt.offset(offset).limit(limit + 1)).all()
-    ids = [row[0] for row in page[:limit]]
-    ranks = {row[0]: float(row[1] or 0.0) for row in page[:limit]}
     counts: dict[str, list[tuple[str, int]]] = {}
-    exact = True
     total: int | None = None
     if facets:
         counts, total = _facet_counts(uow, counted)
-        exact = total is not None
+    exact = not facets or total is not None
     if total is None:
-        total = uow.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
+        total = _total(uow, actor, query, counted, filtered=bool(chosen))
     if not exact:
         _scale(counts, total)
+    page = _page(uow, query, conditions, sort=sort, offset=offset, limit=limit, total=total)
+    ids = [row[0] for row in page[:limit]]
+    ranks = {row[0]: float(row[1] or 0.0) for row in page[:limit]}
     entries = {e.id: e for e in uow.session.scalars(sa.select(Entry).where(Entry.id.in_(ids)))}
-    hits = [
-        Hit(
-            entry=entries[i],
-            rank=ranks[i],
-            name_html=highlight(entries[i].name, query)
-            if query
-            else Markup.escape(entries[i].name),
-            summary_html=(
-                highlight(entries[i].summary, query, max_chars=120)
-                if query
-                else Markup.escape(entries[i].summary[:120])
-            ),
-        )
-        for i in ids
-    ]
+    hits = [_hit(entries[i], ranks[i], query) for i in ids]
     more = len(page) > limit
     return SearchResult(
         hits=hits,
@@ -296,6 +302,84 @@ def search_entries(
         next_cursor=encode_cursor([offset + limit]) if more else None,
         query=query,
     )
+
+
+def _hit(entry: Entry, rank: float, query: Query | None) -> Hit:
+    if query is None:
+        return Hit(entry, rank, Markup.escape(entry.name), Markup.escape(entry.summary[:120]))
+    return Hit(
+        entry,
+        rank,
+        highlight(entry.name, query),
+        highlight(entry.summary, query, max_chars=120),
+    )
+
+
+def _total(
+    uow: UnitOfWork, actor: Actor, query: Query | None, counted: sa.Select[Any], *, filtered: bool
+) -> int:
+    """The number of visible matches. Without filters it is the index's own count less the
+    hidden drafts among the matches: far cheaper than joining every match to its entry."""
+    if query is None or filtered:
+        return uow.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
+    found = _match_count(uow, query)
+    if can(actor, "catalog.review") or not found:
+        return found
+    plain = _matches(uow, query, ranked=False)
+    hidden = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Entry)
+        .where(_hidden(actor), Entry.seq.in_(sa.select(plain.c.seq)))
+    )
+    return found - int(hidden or 0)
+
+
+def _page(
+    uow: UnitOfWork,
+    query: Query | None,
+    conditions: list[Any],
+    *,
+    sort: str,
+    offset: int,
+    limit: int,
+    total: int,
+) -> list[Any]:
+    """The page's (id, rank) rows plus one more when there is a next page.
+
+    By relevance the best matches are taken from the index first (a few times the rows the
+    page needs), then joined and filtered; only when too few of them are visible does the
+    page rank every match. The order (rank, then newest ``seq``) is total, so both ways give
+    the same rows.
+    """
+    wanted = offset + limit + 1
+    if query is not None and sort == "relevance":
+        top = max(TOP_PREFETCH, PREFETCH_FACTOR * wanted)
+        rows = _ranked(uow, _matches(uow, query, top=top), conditions, offset, limit)
+        if len(rows) == limit + 1 or offset + len(rows) >= total:
+            return rows
+        return _ranked(uow, _matches(uow, query), conditions, offset, limit)
+    stmt = sa.select(Entry.id, sa.literal(0.0).label("rank")).select_from(Entry)
+    if query is not None:
+        hits_sub = _matches(uow, query, ranked=False)
+        stmt = stmt.join(hits_sub, hits_sub.c.seq == Entry.seq)
+    by_name = sort == "name"
+    order = [Entry.name, Entry.id] if by_name else [Entry.updated_at.desc(), Entry.id.desc()]
+    stmt = stmt.where(*conditions).order_by(*order).offset(offset).limit(limit + 1)
+    return list(uow.session.execute(stmt).all())
+
+
+def _ranked(
+    uow: UnitOfWork, hits_sub: sa.Subquery, conditions: list[Any], offset: int, limit: int
+) -> list[Any]:
+    stmt = (
+        sa.select(Entry.id, hits_sub.c.rank)
+        .join(hits_sub, hits_sub.c.seq == Entry.seq)
+        .where(*conditions)
+        .order_by(hits_sub.c.rank.desc(), Entry.seq.desc())
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    return list(uow.session.execute(stmt).all())
 
 
 def _facet_counts(
