@@ -58,7 +58,7 @@ FACETS: dict[str, Any] = {
     "kind": Entry.kind,
 }
 MAX_LIMIT = 100
-FACET_SAMPLE = 2000
+FACET_SAMPLE = 1000
 TOP_PREFETCH = 200
 PREFETCH_FACTOR = 4
 _NAME_WEIGHT = 5.0
