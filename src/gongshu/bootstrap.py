@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from gongshu.datastore.lake import Lake
+from gongshu.datastore.service import DatasetVersionStored, Datastore
 from gongshu.identity.passwords import PasswordHasher
 from gongshu.identity.service import LoginPolicy
 from gongshu.kernel.clock import Clock, SystemClock
@@ -20,6 +23,7 @@ from gongshu.kernel.ratelimit import RateLimiter
 from gongshu.kernel.settings import Settings, load_settings
 from gongshu.kernel.uow import RequestContext, UnitOfWork
 from gongshu.ledger.service import LedgerKeys, anchor_audit_record
+from gongshu.quality.service import on_version_stored
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -87,6 +91,17 @@ class Platform:
         return LedgerKeys(Hasher(settings.hash_algorithm), settings.ledger_origin, tuple(signers))
 
     @cached_property
+    def datastore(self) -> Datastore:
+        """The lake and DuckDB limits that ingest and quality work with."""
+        threads = self.settings.duckdb_threads or os.cpu_count() or 1
+        return Datastore(
+            uow=self.uow,
+            lake=Lake(self.settings.lake_dir),
+            memory_limit=self.settings.duckdb_memory_limit,
+            threads=threads,
+        )
+
+    @cached_property
     def app(self) -> FastAPI:
         """The HTTP application: API, web pages and health check."""
         from gongshu.api.app import create_api
@@ -94,6 +109,8 @@ class Platform:
 
         app = create_api(self)
         mount_web(app, self)
+        # A server start is the "next start" after a crash: scratch files of dead processes go.
+        self.datastore.lake.clean_scratch()
         return app
 
     def dispose(self) -> None:
@@ -106,7 +123,10 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Pl
     settings = settings or load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    return Platform(settings=settings, engine=engine, clock=clock or SystemClock())
+    platform = Platform(settings=settings, engine=engine, clock=clock or SystemClock())
+    # Each stored version is assessed as soon as it is visible.
+    platform.bus.subscribe(DatasetVersionStored, on_version_stored(platform.datastore))
+    return platform
 
 
 def create_app() -> FastAPI:

@@ -74,7 +74,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
         try:
             upgrade(platform.engine)
-            load_demo(platform.uow, passwords=platform.passwords)
+            load_demo(platform.uow, passwords=platform.passwords, datastore=platform.datastore)
             with platform.uow() as uow:
                 rows = uow.session.execute(sa.select(User.username, User.display_name))
                 names = {username: display_name for username, display_name in rows}

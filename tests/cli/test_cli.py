@@ -38,10 +38,10 @@ def run_json(*args: str, code: int = 0) -> Any:
 
 def test_init_demo_and_admin_verbs(env: dict[str, str], tmp_path: Path) -> None:
     first = run_json("init")
-    assert first["schema_to"] == "0003" and first["calendar_years_seeded"].startswith("2004")
+    assert first["schema_to"] == "0004" and first["calendar_years_seeded"].startswith("2004")
     assert first["signing_key"].startswith("sm2 ")
     assert (tmp_path / "var" / "keys" / "sm2-signing.key").stat().st_mode & 0o077 == 0
-    assert run_json("init")["schema_from"] == "0003"
+    assert run_json("init")["schema_from"] == "0004"
 
     demo = run_json("demo")
     assert demo["loaded"] and len(demo["personas"]) == 10

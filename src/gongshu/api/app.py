@@ -13,10 +13,13 @@ from gongshu.api.errors import install_error_handlers
 from gongshu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gongshu.catalog.routes import dcat_router
 from gongshu.catalog.routes import router as catalog_router
+from gongshu.datastore.routes import router as datastore_router
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.routes import router as identity_router
 from gongshu.kernel.errors import DatabaseUnavailable
 from gongshu.ledger.routes import router as ledger_router
+from gongshu.quality.routes import router as quality_router
+from gongshu.quality.routes_objections import router as objections_router
 
 __all__ = ["create_api"]
 
@@ -40,6 +43,9 @@ def create_api(platform: PlatformPort) -> FastAPI:
     app.include_router(ledger_router)
     app.include_router(catalog_router)
     app.include_router(dcat_router)
+    app.include_router(datastore_router)
+    app.include_router(quality_router)
+    app.include_router(objections_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> Any:
@@ -55,6 +61,7 @@ def create_api(platform: PlatformPort) -> FastAPI:
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
+        path_limits={"/api/v1/datasets/": settings.max_dataset_bytes},
     )
     app.add_middleware(RequestIdMiddleware)
     return app

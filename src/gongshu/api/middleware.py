@@ -38,13 +38,21 @@ class RequestIdMiddleware:
 class BodyLimitMiddleware:
     """Refuse bodies over the limit with 413, whether announced or streamed.
 
-    File uploads (``multipart/form-data``) get their own, larger limit.
+    File uploads (``multipart/form-data``) get their own, larger limit, and paths listed in
+    ``path_limits`` (longest prefix first) theirs: dataset files and their chunks.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        upload_limit: int | None = None,
+        path_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.body_limit = limit
         self.upload_limit = max(upload_limit or limit, limit)
+        self.path_limits = sorted((path_limits or {}).items(), key=lambda item: -len(item[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,6 +61,11 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
         limit = self.upload_limit if upload else self.body_limit
+        path = scope.get("path", "")
+        for prefix, path_limit in self.path_limits:
+            if path.startswith(prefix):
+                limit = max(limit, path_limit)
+                break
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, send, limit)

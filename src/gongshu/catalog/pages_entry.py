@@ -6,6 +6,7 @@ after the fixed paths (``new``, ``import``, ``district`` …).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from gongshu.kernel.errors import Conflict, InvalidInput
 from gongshu.kernel.uow import UnitOfWork
 from gongshu.ledger.models import LedgerEntry
 
-__all__ = ["latest_ledger_index", "router"]
+__all__ = ["NoticeProvider", "entry_notices", "latest_ledger_index", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,7 +89,23 @@ def _render_entry(
         impact_objects=[o.value for o in ImpactObject],
         ledger_index=latest_ledger_index(uow, entry.id),
         published=entry.published_version is not None and state is not EntryStatus.DEPRECATED,
+        notices=entry_notices(request, uow, [entry.id]).get(entry.id, []),
     )
+
+
+# Other domains (objections …) add short notices to entries through
+# ``app.state.entry_notices``: callables (uow, entry ids) → {entry id: [notice text]}.
+NoticeProvider = Callable[[UnitOfWork, list[str]], dict[str, list[str]]]
+
+
+def entry_notices(request: Request, uow: UnitOfWork, entry_ids: list[str]) -> dict[str, list[str]]:
+    """Every registered provider's notices for these entries (异议处理中 …)."""
+    found: dict[str, list[str]] = {}
+    providers: list[NoticeProvider] = getattr(request.app.state, "entry_notices", [])
+    for provider in providers:
+        for entry_id, notices in provider(uow, entry_ids).items():
+            found.setdefault(entry_id, []).extend(notices)
+    return found
 
 
 @router.get("/console/catalog/review", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ import getpass
 import os
 import secrets
 import socket
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -90,7 +91,10 @@ def _load_demo(platform: Platform) -> DemoSummary | None:
             bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
 
         return load_demo(
-            lambda: platform.uow(console_context()), passwords=platform.passwords, progress=report
+            lambda: platform.uow(console_context()),
+            passwords=platform.passwords,
+            progress=report,
+            datastore=replace(platform.datastore, uow=lambda: platform.uow(console_context())),
         )
 
 

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 from gongshu.catalog.imports import import_entries
 from gongshu.catalog.service import approve_entry
 from gongshu.catalog.sheets import write_xlsx
+from gongshu.datastore.service import Datastore
+from gongshu.demo.basedata import load_base_data
 from gongshu.demo.catalog import demo_catalog
 from gongshu.demo.citydata import City, build_city
 from gongshu.identity import calendar as calendar_service
@@ -128,8 +130,10 @@ def load_demo(
     passwords: PasswordHasher,
     seed: int = 2025,
     progress: Progress | None = None,
+    datastore: Datastore | None = None,
 ) -> DemoSummary:
-    """Create the demo city: organisations, one user per role, sample grants."""
+    """Create the demo city: organisations, one user per role, sample grants, the catalogue
+    and — given the datastore — base data: elements, registers, copies and objections."""
     city = build_city(seed)
     report = progress or (lambda _stage, _done, _total: None)
     bureau = city.bureau
@@ -182,6 +186,10 @@ def load_demo(
     grants = _demo_grants(uow_factory, admin, city)
     report("grants", grants, grants)
     entries = _demo_catalogue(uow_factory, admin, city, report)
+    if datastore is not None:
+        load_base_data(
+            uow_factory, datastore, admin=admin, city=city, passwords=passwords, progress=report
+        )
     listed = [(p.role, p.username, p.password, p.organisation_name) for p in city.personas]
     return DemoSummary(len(items) + 1, len(city.personas), grants, entries, listed)
 

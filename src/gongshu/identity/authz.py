@@ -208,6 +208,58 @@ ACTIONS: dict[str, Action] = _actions(
         {Role.BUREAU_ADMIN: Reach.ALL},
         "review, return and publish submitted entries",
     ),
+    Action(
+        "dataset.read",
+        False,
+        {role: Reach.ALL for role in Role if role != Role.PUBLIC},
+        "list dataset versions, their reports and quality (not their rows)",
+    ),
+    Action("dataset.upload", True, _CATALOGUE_KEEPERS, "upload a dataset version of an entry"),
+    Action(
+        "dataset.settings",
+        True,
+        _CATALOGUE_KEEPERS,
+        "set an entry's ingest policy, key fields, column aliases and quality rules",
+    ),
+    Action(
+        "dataset.rows",
+        False,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "read the rows of one's own entries' versions (others' rows need a grant)",
+    ),
+    Action(
+        "element.edit",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL},
+        "keep the data element registry (one source, one standard)",
+    ),
+    Action(
+        "quality.league",
+        False,
+        {Role.BUREAU_ADMIN: Reach.ALL, Role.AUDITOR: Reach.ALL},
+        "see quality league tables across departments and districts",
+    ),
+    Action("objection.raise", True, _EVERYONE, "file an objection with evidence"),
+    Action(
+        "objection.read",
+        False,
+        {**_EVERYONE, Role.BUREAU_ADMIN: Reach.ALL, Role.AUDITOR: Reach.ALL},
+        "follow objections one filed, or those on one's own data",
+    ),
+    Action(
+        "objection.handle",
+        True,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "accept, verify, answer and correct objections on one's own data",
+    ),
     Action("calendar.read", False, {role: Reach.ALL for role in Role}, "read the calendar"),
     Action("calendar.edit", True, {Role.BUREAU_ADMIN: Reach.ALL}, "import or edit holidays"),
 )

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     default_language: Literal["zh", "en"] = "zh"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=64 * 1_048_576, ge=1024)
+    # Dataset files (ingest): resumable uploads and `gongshu ingest` up to this size.
+    max_dataset_bytes: int = Field(default=16 * 1_073_741_824, ge=1024)
+    upload_chunk_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
+    # DuckDB for the platform's own data work: memory it may hold (it spills beyond) and threads
+    # (0: one per core).
+    duckdb_memory_limit: str = Field(default="1200MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    duckdb_threads: int = Field(default=0, ge=0, le=256)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
@@ -66,6 +73,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'gongshu.db').resolve()}"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Where dataset files live, each under its content hash."""
+        return self.home / "lake"
 
     @property
     def keys_dir(self) -> Path:

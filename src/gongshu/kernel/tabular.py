@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from itertools import islice
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar
 from xml.etree.ElementTree import Element, fromstring, iterparse
@@ -487,10 +488,10 @@ class XlsxBook:
         return number
 
 
-def open_xlsx(data: bytes, *, filename: str) -> XlsxBook:
-    """Open an xlsx workbook from its bytes; refuses damaged archives and zip bombs."""
+def open_xlsx(data: bytes | Path, *, filename: str) -> XlsxBook:
+    """Open an xlsx workbook from its bytes or path; refuses damaged archives and zip bombs."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(data if isinstance(data, Path) else io.BytesIO(data))
     except Exception as exc:
         raise unreadable(filename, _NOT_XLSX) from exc
     try:

@@ -316,6 +316,9 @@ def latest_checkpoint(uow: UnitOfWork) -> LedgerCheckpoint | None:
 # records stay out: the ledger is public and must carry no personal data.
 ANCHORED_ACTIONS = (
     "catalog.",
+    "dataset.",
+    "element.",
+    "objection.",
     "grant.",
     "organisation.",
     "role.",

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from alembic import context
 
-import gongshu.catalog.models
-import gongshu.identity.models
-import gongshu.kernel.audit
-import gongshu.kernel.calendar
-import gongshu.ledger.models  # noqa: F401  (tables register on import)
 from gongshu.kernel.db import Base
 from gongshu.migrations import managed
 

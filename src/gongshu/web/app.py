@@ -15,6 +15,9 @@ from gongshu.catalog.pages import router as catalog_pages
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.pages import router as identity_pages
 from gongshu.ledger.pages import router as ledger_pages
+from gongshu.quality.pages import router as quality_pages
+from gongshu.quality.pages_objections import entry_notices as objection_notices
+from gongshu.quality.pages_objections import router as objection_pages
 from gongshu.web.i18n import LANGUAGES, load_translations
 from gongshu.web.middleware import PageMiddleware
 
@@ -60,6 +63,7 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     codec: SessionCodec = app.state.session_codec
     app.state.render = renderer
     app.state.console_charts = [catalog_charts]
+    app.state.entry_notices = [objection_notices]
     secure = platform.settings.public_url.startswith("https://")
 
     def html_error(request: Request, status: int, error: dict[str, Any]) -> Response:
@@ -82,3 +86,5 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     app.include_router(identity_pages)
     app.include_router(ledger_pages)
     app.include_router(catalog_pages)
+    app.include_router(objection_pages)
+    app.include_router(quality_pages)

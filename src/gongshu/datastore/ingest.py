@@ -1,0 +1,293 @@
+"""The file work of an ingest: source → typed staging Parquet → version (and quarantine) files.
+
+One pass reads the source (any format, through :mod:`sources`) and writes a staging file with
+every field typed (:mod:`coerce`), the source row number, and — only for cells that did not
+convert — the original text beside it. Everything after reads that columnar file, never the
+source again: error totals and the first located errors, then the version file (good rows,
+fields only) and, under the quarantine policy, the set-aside rows with their original text.
+No database is touched here; :mod:`service` records the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from gongshu.datastore.coerce import coerce_sql, duckdb_type, reason
+from gongshu.datastore.duck import quote, run_with_progress, sql_string
+from gongshu.datastore.mapping import ColumnMapping, map_columns
+from gongshu.datastore.sources import RawSource, open_source
+from gongshu.kernel.errors import InvalidInput
+
+__all__ = ["MAX_ERRORS", "CellError", "FieldPlan", "Progress", "Staged", "read_file"]
+
+MAX_ERRORS = 1000
+ROW_GROUP_ROWS = 122_880
+
+# (phase, percent or None when unknown)
+Progress = Callable[[str, float | None], None]
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """One field of the entry as the version stores it."""
+
+    name: str
+    type: str
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One cell that did not convert, located as the person who made the file sees it."""
+
+    row: int
+    column: str
+    field: str
+    value: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """For the report."""
+        return {
+            "row": self.row,
+            "column": self.column,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Staged:
+    """What the file work produced, before anything is recorded."""
+
+    source: RawSource
+    mapping: ColumnMapping
+    rows_read: int
+    rows_good: int
+    rows_bad: int
+    rows_structural: int
+    error_totals: dict[str, int]
+    errors: list[CellError]
+    version_file: Path | None
+    quarantine_file: Path | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """The ingest report: counts, mapping, totals and the first located errors."""
+        source = self.source
+        return {
+            "format": source.format,
+            "encoding": source.encoding,
+            "delimiter": source.delimiter,
+            "sheet": source.sheet,
+            "header_rows": source.header_rows,
+            "rows_read": self.rows_read,
+            "rows_stored": self.rows_good,
+            "rows_quarantined": self.rows_bad,
+            "rows_structural": self.rows_structural,
+            "mapping": self.mapping.to_json(),
+            "error_totals": dict(self.error_totals),
+            "errors": [error.to_json() for error in self.errors],
+            "errors_shown": len(self.errors),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def _stage_sql(raw: RawSource, plans: Sequence[FieldPlan], mapping: ColumnMapping) -> str:
+    """Each cell typed once (inner select), then its "bad" flag and original text (outer)."""
+    inner: list[str] = ["src._row AS _row"]
+    typed: list[str] = []
+    kept: list[str] = []
+    bad_any: list[str] = []
+    for index, plan in enumerate(plans):
+        position = mapping.sources.get(plan.name)
+        if position is None:
+            typed.append(f"CAST(NULL AS {duckdb_type(plan.type)}) AS {quote(plan.name)}")
+            continue
+        column = f"src.{quote(f'c{position}')}"
+        value, bad = coerce_sql(column, plan.type)
+        inner += [f"{column} AS {quote(f'r{index}')}", f"{value} AS {quote(f't{index}')}"]
+        typed.append(f"{quote(f't{index}')} AS {quote(plan.name)}")
+        if bad == "false":  # text cannot fail to be text
+            kept.append(f"CAST(NULL AS VARCHAR) AS {quote(f'_e{index}')}")
+            continue
+        # The flag reads the typed column instead of typing the cell a second time.
+        assert value in bad, "coerce's bad-cell flag must test its typed expression"
+        flag = bad.replace(value, quote(f"t{index}")).replace(column, quote(f"r{index}"))
+        kept.append(f"CASE WHEN {flag} THEN {quote(f'r{index}')} END AS {quote(f'_e{index}')}")
+        bad_any.append(f"coalesce({flag}, false)")
+    flag = " OR ".join(bad_any) if bad_any else "false"
+    columns = ", ".join(["_row", *typed, *kept, f"({flag}) AS _bad"])
+    return f"SELECT {columns} FROM (SELECT {', '.join(inner)} FROM ({raw.sql}) AS src)"
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, target: Path) -> str:
+    return (
+        f"COPY ({select}) TO {sql_string(str(target))} "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+    )
+
+
+def read_file(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    path: Path,
+    filename: str,
+    workdir: Path,
+    fields: Sequence[FieldPlan],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    on_error: str = "quarantine",
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> Staged:
+    """Read ``path`` into a typed version file under ``workdir`` (see the module docstring).
+
+    Under ``on_error="reject"`` any bad cell or malformed record leaves ``version_file`` None.
+    """
+    if on_error not in ("reject", "quarantine"):
+        raise InvalidInput.field("on_error", "use reject or quarantine")
+    tell = progress or (lambda _phase, _pct: None)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    tell("reading", None)
+    raw = open_source(
+        con,
+        path,
+        filename=filename,
+        workdir=workdir,
+        sheet=sheet,
+        progress=(lambda done, total: tell("reading", 100.0 * done / total if total else None)),
+    )
+    mapping = map_columns(raw.headers, [p.name for p in fields], aliases=aliases, filename=filename)
+    seconds["open"] = time.perf_counter() - started
+
+    stage = workdir / "stage.parquet"
+    step = time.perf_counter()
+    run_with_progress(
+        con,
+        _copy(con, _stage_sql(raw, fields, mapping), stage),
+        lambda pct: tell("typing", pct),
+    )
+    seconds["typing"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    staged = f"read_parquet({sql_string(str(stage))})"
+    error_columns = [
+        (index, plan) for index, plan in enumerate(fields) if plan.name in mapping.sources
+    ]
+    counts_sql = ", ".join(
+        ["count(*)", "count(*) FILTER (WHERE _bad)"]
+        + [f"count({quote(f'_e{index}')})" for index, _ in error_columns]
+    )
+    counted = con.execute(f"SELECT {counts_sql} FROM {staged}").fetchone()
+    assert counted is not None
+    rows_read, rows_bad, *per_field = (int(value) for value in counted)
+    totals = {plan.name: n for (_index, plan), n in zip(error_columns, per_field, strict=True) if n}
+    errors = _first_errors(con, staged, raw, mapping, error_columns) if rows_bad else []
+    structural: list[CellError] = []
+    if raw.rejects_sql:
+        structural = [
+            CellError(int(row), str(column or ""), "", str(value or "")[:200], str(why))
+            for row, column, value, why in con.execute(
+                f"SELECT * FROM ({raw.rejects_sql}) ORDER BY 1 LIMIT {MAX_ERRORS}"
+            ).fetchall()
+        ]
+        structural_total = con.execute(
+            f"SELECT count(DISTINCT r) FROM ({raw.rejects_sql}) AS t(r, c, v, w)"
+        ).fetchone()
+        rows_structural = int(structural_total[0]) if structural_total else 0
+    else:
+        rows_structural = 0
+    seconds["errors"] = time.perf_counter() - step
+
+    result = Staged(
+        source=raw,
+        mapping=mapping,
+        rows_read=rows_read + rows_structural,
+        rows_good=rows_read - rows_bad,
+        rows_bad=rows_bad,
+        rows_structural=rows_structural,
+        error_totals=totals,
+        errors=sorted(structural + errors, key=lambda e: (e.row, e.column))[:MAX_ERRORS],
+        version_file=None,
+        quarantine_file=None,
+        seconds=seconds,
+    )
+    if on_error == "reject" and (rows_bad or rows_structural):
+        return result
+    if rows_read - rows_bad == 0:
+        raise InvalidInput.field(
+            "file",
+            f"{filename}：没有一行数据可以入库（{rows_bad} 行有错误）"
+            f" (no row of the file could be stored: {rows_bad} rows have errors)",
+        )
+    step = time.perf_counter()
+    names = ", ".join(quote(plan.name) for plan in fields)
+    good = f"SELECT {names} FROM {staged}" + (" WHERE NOT _bad" if rows_bad else "")
+    result.version_file = workdir / "version.parquet"
+    run_with_progress(con, _copy(con, good, result.version_file), lambda pct: tell("storing", pct))
+    if rows_bad:
+        result.quarantine_file = workdir / "quarantine.parquet"
+        con.execute(
+            _copy(con, _quarantine_sql(staged, fields, error_columns), result.quarantine_file)
+        )
+    seconds["storing"] = time.perf_counter() - step
+    stage.unlink(missing_ok=True)
+    return result
+
+
+def _first_errors(
+    con: duckdb.DuckDBPyConnection,
+    staged: str,
+    raw: RawSource,
+    mapping: ColumnMapping,
+    error_columns: Sequence[tuple[int, FieldPlan]],
+) -> list[CellError]:
+    parts = [
+        f"SELECT _row, {index} AS field_index, {quote(f'_e{index}')} AS value FROM {staged} "
+        f"WHERE {quote(f'_e{index}')} IS NOT NULL"
+        for index, _plan in error_columns
+    ]
+    sql = (
+        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, field_index LIMIT {MAX_ERRORS}"
+    )
+    plans = dict(error_columns)
+    found: list[CellError] = []
+    for row, index, value in con.execute(sql).fetchall():
+        plan = plans[int(index)]
+        found.append(
+            CellError(
+                row=int(row),
+                column=raw.headers[mapping.sources[plan.name]],
+                field=plan.name,
+                value=str(value)[:200],
+                reason=reason(plan.type),
+            )
+        )
+    return found
+
+
+def _quarantine_sql(
+    staged: str, fields: Sequence[FieldPlan], error_columns: Sequence[tuple[int, FieldPlan]]
+) -> str:
+    """Set-aside rows: the source row, every field as text (the original text where it did
+    not convert) and the names of the bad fields."""
+    texts = []
+    for index, plan in enumerate(fields):
+        cast = f"CAST({quote(plan.name)} AS VARCHAR)"
+        if any(i == index for i, _ in error_columns):
+            cast = f"coalesce({quote(f'_e{index}')}, {cast})"
+        texts.append(f"{cast} AS {quote(plan.name)}")
+    flags = ", ".join(
+        f"CASE WHEN {quote(f'_e{index}')} IS NOT NULL THEN {sql_string(plan.name)} END"
+        for index, plan in error_columns
+    )
+    bad_fields = f"list_filter([{flags}], x -> x IS NOT NULL)" if flags else "[]"
+    return f"SELECT _row, {', '.join(texts)}, {bad_fields} AS _bad_fields FROM {staged} WHERE _bad"

@@ -1,0 +1,124 @@
+"""The lake: immutable files named by their content hash under ``<home>/lake``.
+
+A file is written in a scratch directory, synced, then renamed into place (atomic on one file
+system) and the directory synced, so a file under its hash name is always complete. Identical
+content lands on the same name and is stored once. Scratch directories carry the owning
+process id; :meth:`Lake.clean_scratch` removes those whose process is gone, which is how a crash
+or kill at any moment leaves nothing behind after the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["Lake", "file_digest"]
+
+_CHUNK = 4 * 1_048_576
+_OWNER = ".owner"
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """SHA-256 hex digest and size of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lake:
+    """Content-addressed Parquet files under one root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.scratch_root = root / "tmp"
+
+    def path_of(self, digest: str) -> Path:
+        """Where the file with this content hash lives."""
+        return self.root / digest[:2] / digest[2:4] / f"{digest}.parquet"
+
+    def has(self, digest: str) -> bool:
+        """True when a file with this hash is in the lake."""
+        return self.path_of(digest).is_file()
+
+    @contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A private scratch directory, removed afterwards whatever happens."""
+        self.scratch_root.mkdir(parents=True, exist_ok=True)
+        path = self.scratch_root / f"{os.getpid()}-{time.time_ns()}"
+        path.mkdir()
+        (path / _OWNER).write_text(str(os.getpid()))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def put(self, file: Path) -> tuple[str, int]:
+        """Move a finished file into the lake under its hash; returns (hash, size)."""
+        with file.open("rb") as handle:
+            os.fsync(handle.fileno())
+        digest, size = file_digest(file)
+        target = self.path_of(digest)
+        if target.is_file():
+            file.unlink()
+            return digest, size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(file, target)
+        _fsync_dir(target.parent)
+        return digest, size
+
+    def clean_scratch(self, *, older_than_seconds: float = 0.0) -> int:
+        """Remove scratch directories whose process has gone; returns how many."""
+        if not self.scratch_root.is_dir():
+            return 0
+        removed = 0
+        now = time.time()
+        for path in self.scratch_root.iterdir():
+            owner = path / _OWNER
+            try:
+                pid = int(owner.read_text())
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid) and pid != os.getpid():
+                continue
+            if pid == os.getpid():
+                continue
+            if now - path.stat().st_mtime < older_than_seconds:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def files(self) -> Iterator[tuple[str, Path]]:
+        """Every (hash, path) stored in the lake."""
+        for path in self.root.glob("??/??/*.parquet"):
+            yield path.stem, path

@@ -1,0 +1,781 @@
+"""Uploaded files as text columns for ingest: CSV/TSV, XLSX, JSON, NDJSON and Parquet.
+
+``open_source`` looks at a file once — format, encoding, delimiter, sheet, header — and returns
+a DuckDB SELECT that reads all of it as ``_row`` plus one VARCHAR column per source column
+(``c0``, ``c1``, …); the caller runs it. UTF-8 text is read by DuckDB's parallel ``read_csv``
+directly; other encodings are first transcoded to a UTF-8 file under ``workdir``; xlsx sheets are
+streamed to a Parquet file there. Rows whose every cell is empty are left out.
+
+``_row`` is the number a person sees when opening the file: the sheet row (xlsx), the 1-based
+record (JSON, NDJSON — blank lines are not records), the 1-based row (Parquet). For CSV/TSV it is
+the record number as DuckDB's reject log counts it (title, header and blank lines count; a quoted
+field's line breaks do not), from ``row_number() OVER ()`` over DuckDB's order-preserving scan.
+It is the line number until the first record with a line break inside quotes. ``read_csv`` has
+no line numbers: it drops blank lines and the records it rejects (``rejects_sql``) without
+numbering them, so each of those lowers the ``_row`` of the records after it by one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter
+
+from gongshu.kernel.errors import InvalidInput
+from gongshu.kernel.tabular import (
+    HEADER_SCAN,
+    cell_text,
+    file_place,
+    file_problem,
+    join_header,
+    open_xlsx,
+)
+
+__all__ = [
+    "DELIMITERS",
+    "FORMATS",
+    "MAX_LINE",
+    "RawSource",
+    "open_source",
+]
+
+FORMATS = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet",
+}  # fmt: skip
+DELIMITERS = (",", "\t", ";", "|")
+MAX_LINE = 16 << 20  # a longer CSV record, or JSON record, is a structural error
+XLSX_MAX_UNZIPPED = 1 << 30  # the limit open_xlsx enforces, checked first to say why
+XLSX_MAX_RATIO = 200  # sheet XML compresses 5-50×; a zip bomb 1000× and more
+SAMPLE = 1 << 20
+CHUNK = 4 << 20
+BATCH_ROWS = 50_000
+REJECTS_LIMIT = 100_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """An opened upload: a SELECT of ``_row`` and text columns c0…, and what was detected."""
+
+    sql: str
+    headers: tuple[str, ...]
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    header_rows: int
+    rejects_sql: str | None
+    temp_files: tuple[Path, ...]
+
+
+def open_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    filename: str,
+    workdir: Path,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> RawSource:
+    """Open an upload for reading as text columns; refuses what cannot be read, saying where."""
+    kind = FORMATS.get(Path(filename).suffix.lower())
+    if kind is None:
+        suffix = Path(filename).suffix or "(none)"
+        known = ", ".join(sorted(set(FORMATS)))
+        message = f"不支持的文件格式 {suffix} (unknown format {suffix}; use {known})"
+        if suffix.lower() == ".xls":
+            message = (
+                "旧版 .xls 工作簿，请另存为 .xlsx 或 CSV (an old .xls workbook: save it as .xlsx)"
+            )
+        raise _problem(filename, message)
+    size = path.stat().st_size
+    if size == 0:
+        raise _problem(filename, "文件是空的 (the file is empty: 0 bytes)")
+    with path.open("rb") as file:
+        magic = file.read(8)
+    if kind in ("csv", "tsv", "json", "ndjson"):
+        if magic.startswith(b"PK\x03\x04"):
+            message = "是 xlsx 工作簿或 zip 压缩包，不是文本 (a workbook or zip archive, not text)"
+            raise _problem(filename, message)
+        if magic.startswith(b"PAR1"):
+            raise _problem(filename, "是 Parquet 文件，不是文本 (a Parquet file, not text)")
+    if kind in ("csv", "tsv"):
+        return _open_text(path, filename, workdir=workdir, kind=kind, size=size, progress=progress)
+    if kind == "xlsx":
+        return _open_xlsx(path, filename=filename, workdir=workdir, sheet=sheet, progress=progress)
+    if kind == "parquet":
+        return _open_parquet(con, path, filename=filename, magic=magic)
+    return _open_json(con, path, filename=filename, kind=kind)
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def _problem(
+    filename: str, message: str, *, sheet: str = "", row: int | None = None, column: str = ""
+) -> InvalidInput:
+    place = file_place(filename, sheet, row) + (f", column {column}" if column else "")
+    return InvalidInput(
+        f"{place}: {message}", details=[file_problem(filename, sheet, row, column, message)]
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(width: int) -> list[str]:
+    return [f"c{index}" for index in range(width)]
+
+
+_NOT_A_NAME = re.compile(r"[\d\s.,:/%+\-年月日时分秒]*")  # numbers, dates and times
+_BREAK = re.compile(r"\s*\n\s*")
+_WIDE_CHAR = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_SPACE_RUN = re.compile(r"\s+")
+_WIDE_GAP = re.compile(r"(?<=[\u2e80-\u9fff\uf900-\ufaff])\s+(?=[\u2e80-\u9fff\uf900-\ufaff])")
+
+
+def _clean(text: str) -> str:
+    """Header text: trimmed, full-width folded, a wrapped header's lines joined."""
+    text = cell_text(text.replace("\u00a0", " "))
+    if "\n" in text:
+        parts = _BREAK.split(text)
+        text = parts[0]
+        for part in parts[1:]:
+            wide = _WIDE_CHAR.match(text[-1:]) or _WIDE_CHAR.match(part[:1])
+            text += part if wide else f" {part}"
+    # "姓　名" (spaced out to line up in a form) is 姓名; "Phone  number" keeps one space.
+    return _SPACE_RUN.sub(" ", _WIDE_GAP.sub("", text))
+
+
+def _name_of(text: str) -> str | None:
+    """A cell that could be a column name: text, not a number or a date."""
+    return text if text and not _NOT_A_NAME.fullmatch(text) else None
+
+
+def _joined(upper: Sequence[str], lower: Sequence[str]) -> list[str]:
+    """A two-row header as one: the lower cell, else the merged cell above spanning down.
+
+    Repeated lower names ("收入" under both "2023年" and "2024年") take the merged cell above
+    them as a prefix: "2023年收入", "2024年收入".
+    """
+    repeated = {text for text in lower if text and list(lower).count(text) > 1}
+    return join_header(upper, lower, lambda text: text not in repeated)
+
+
+def _stacked(upper: Sequence[str], lower: Sequence[str]) -> bool:
+    """Whether two rows look like one header of merged cells (not a header and a data row).
+
+    The lower row holds only names, sits under empty (horizontally merged) cells of the upper
+    row, and either leaves some upper cell alone (merged down) or the upper row is mostly empty.
+    """
+    width = max(len(upper), len(lower))
+    cells = [
+        (upper[i] if i < len(upper) else "", lower[i] if i < len(lower) else "")
+        for i in range(width)
+    ]
+    if any(low and _name_of(low) is None for _, low in cells):
+        return False
+    across = any(low and not up for up, low in cells)
+    down = any(up and not low for up, low in cells)
+    filled = sum(1 for up, _ in cells if up)
+    return across and (down or 2 * filled <= width)
+
+
+def _find_header(top: Sequence[Sequence[str]]) -> tuple[int, int, list[str]] | None:
+    """The row or stacked row pair among the first that names the most columns.
+
+    On a tie a single row beats a pair and an earlier row a later one, so a title row above a
+    header, or text data below it, does not win. (``tabular.find_header`` suits known
+    vocabularies; with any text a name, its joins would take a data row for a second row.)
+    """
+    best: tuple[tuple[int, bool, int], int, int, list[str]] | None = None
+    for index in range(min(HEADER_SCAN, len(top))):
+        options = [(1, list(top[index]))]
+        if index + 1 < len(top) and _stacked(top[index], top[index + 1]):
+            options.append((2, _joined(top[index], top[index + 1])))
+        for height, names in options:
+            named = sum(1 for name in names if _name_of(name) is not None)
+            score = (named, height == 1, -index)
+            if named and (best is None or score > best[0]):
+                best = (score, index, height, names)
+    return None if best is None else best[1:]
+
+
+def _header(
+    top: Sequence[Sequence[str]], *, filename: str, sheet: str = ""
+) -> tuple[int, int, list[str]]:
+    """(first header row, header height, column names), refusing empty and repeated names."""
+    found = _find_header(top)
+    if found is None:
+        message = (
+            f"前 {HEADER_SCAN} 行没有表头 (no header row in the first {HEADER_SCAN} rows: "
+            "a header names the columns with text)"
+        )
+        raise _problem(filename, message, sheet=sheet)
+    index, height, names = found
+    while names and not names[-1]:
+        names.pop()
+    row = index + height
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
+        column = get_column_letter(position + 1)
+        if not name:
+            message = f"第 {column} 列没有表头 (column {column} has no header)"
+            raise _problem(filename, message, sheet=sheet, row=row, column=column)
+        earlier = seen.setdefault(name.casefold(), position)
+        if earlier != position:
+            first = get_column_letter(earlier + 1)
+            message = (
+                f"第 {first} 列和第 {column} 列的表头都是“{name}” "
+                f"(columns {first} and {column} are both headed {name!r})"
+            )
+            raise _problem(filename, message, sheet=sheet, row=row, column=f"{first}, {column}")
+    return index, height, names
+
+
+def _only_header(filename: str, sheet: str = "") -> InvalidInput:
+    return _problem(filename, "只有表头，没有数据行 (a header but no data rows)", sheet=sheet)
+
+
+# --- CSV and TSV -----------------------------------------------------------------------------
+
+_REJECT_REASONS = {
+    "MISSING COLUMNS": "列数少于表头 (fewer columns than the header)",
+    "TOO MANY COLUMNS": "列数多于表头 (more columns than the header)",
+    "UNQUOTED VALUE": "引号使用不当 (bad quoting)",
+    "LINE SIZE OVER MAXIMUM": f"记录过长 (a record longer than {MAX_LINE >> 20} MiB)",
+    "INVALID ENCODING": "不是有效的 UTF-8 文本 (not valid UTF-8 text)",
+}
+
+
+def _open_text(
+    path: Path,
+    filename: str,
+    *,
+    workdir: Path,
+    kind: str,
+    size: int,
+    progress: Progress | None,
+) -> RawSource:
+    encoding, codec, start = _detect_encoding(path, size, filename=filename)
+    source, temp = path, tuple[Path, ...]()
+    if codec not in ("utf-8", "utf-8-sig"):
+        workdir.mkdir(parents=True, exist_ok=True)
+        source = workdir / f"source-{uuid.uuid4().hex}.csv"
+        temp = (source,)
+        try:
+            _transcode(path, source, codec, start, size, filename=filename, progress=progress)
+        except BaseException:
+            source.unlink(missing_ok=True)
+            raise
+    try:
+        return _text_source(source, temp, filename=filename, kind=kind, encoding=encoding)
+    except BaseException:
+        for file in temp:
+            file.unlink(missing_ok=True)
+        raise
+
+
+def _text_source(
+    source: Path, temp: tuple[Path, ...], *, filename: str, kind: str, encoding: str
+) -> RawSource:
+    text, complete = _sample(source, filename=filename)
+    delimiter = "\t" if kind == "tsv" else _sniff(text, complete)
+    records = _records(text, delimiter, complete)
+    top = [[_clean(cell) for cell in record] for record in records[: HEADER_SCAN + 1]]
+    index, height, names = _header(top, filename=filename)
+    skip = index + height
+    if complete and not any(any(cell.strip() for cell in record) for record in records[skip:]):
+        raise _only_header(filename)
+    columns = _columns(len(names))
+    tag = uuid.uuid4().hex
+    errors, scans = f"gongshu_rejects_{tag}", f"gongshu_scans_{tag}"
+    options = ", ".join(
+        [
+            _literal(str(source)),
+            "header = false",
+            f"skip = {skip}",
+            "auto_detect = false",
+            "all_varchar = true",
+            f"delim = {_literal(delimiter)}",
+            "quote = '\"'",
+            "escape = '\"'",
+            "columns = {" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns) + "}",
+            f"max_line_size = {MAX_LINE}",
+            "store_rejects = true",
+            f"rejects_table = {_literal(errors)}",
+            f"rejects_scan = {_literal(scans)}",
+            f"rejects_limit = {REJECTS_LIMIT}",
+        ]
+    )
+    listed = ", ".join(columns)
+    sql = (
+        f"SELECT _row, {listed} FROM (SELECT row_number() OVER () + {skip} AS _row, {listed} "
+        f"FROM read_csv({options})) WHERE coalesce({listed}) IS NOT NULL"
+    )
+    return RawSource(
+        sql=sql,
+        headers=tuple(names),
+        format=kind,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=None,
+        header_rows=height,
+        rejects_sql=_rejects_sql(errors, scans, names),
+        temp_files=temp,
+    )
+
+
+def _rejects_sql(errors: str, scans: str, names: Sequence[str]) -> str:
+    headers = ", ".join(f"('c{i}', {_literal(name)})" for i, name in enumerate(names))
+    reasons = " ".join(
+        f"WHEN {_literal(kind)} THEN {_literal(text)}" for kind, text in _REJECT_REASONS.items()
+    )
+    return (
+        'SELECT e.line AS "row", coalesce(h.header, \'\') AS "column", '
+        'left(e.csv_line, 1000) AS "value", '
+        f"concat(CASE CAST(e.error_type AS VARCHAR) {reasons} ELSE CAST(e.error_type AS VARCHAR) "
+        "END, ': ', e.error_message) AS reason "
+        f"FROM {_ident(errors)} AS e LEFT JOIN (VALUES {headers}) AS h(name, header) "
+        "ON e.column_name = h.name "
+        f"WHERE e.scan_id = (SELECT max(scan_id) FROM {_ident(scans)})"
+    )
+
+
+def _detect_encoding(path: Path, size: int, *, filename: str) -> tuple[str, str, int]:
+    """(reported encoding, Python codec, bytes of BOM to skip)."""
+    with path.open("rb") as file:
+        head = file.read(SAMPLE)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig", "utf-8-sig", 0  # DuckDB skips the BOM itself
+        if head.startswith(codecs.BOM_UTF16_LE):
+            return "utf-16", "utf-16-le", 2
+        if head.startswith(codecs.BOM_UTF16_BE):
+            return "utf-16", "utf-16-be", 2
+        if b"\x00" in head:
+            # UTF-16 without a BOM: the zero half of each ASCII character.
+            even, odd = head[0::2].count(0), head[1::2].count(0)
+            if odd > len(head) // 4 and even == 0:
+                return "utf-16", "utf-16-le", 0
+            if even > len(head) // 4 and odd == 0:
+                return "utf-16", "utf-16-be", 0
+            raise _problem(filename, "不是文本文件 (not a text file: it holds binary data)")
+        # UTF-8 over the head and windows across the file: GB18030 text is rarely valid
+        # UTF-8 beyond a few bytes, so any Chinese in a sample tells them apart. A few bad
+        # bytes among much good UTF-8 are left to DuckDB, which rejects those records.
+        windows = [(0, head)]
+        for share in (1, 2, 3, 4):
+            offset = size * share // 4 - SAMPLE // 4 if share < 4 else size - SAMPLE // 4
+            if offset > len(head):
+                file.seek(offset)
+                windows.append((offset, file.read(SAMPLE // 4)))
+    good = bad = 0
+    for offset, data in windows:
+        decoded = _utf8_window(data, at_end=offset + len(data) >= size)
+        wrong = decoded.count("\ufffd")
+        good += sum(1 for char in decoded if char > "\x7f") - wrong
+        bad += wrong
+    if bad == 0 or good >= 20 * bad:
+        return "utf-8", "utf-8", 0
+    decoded = codecs.getincrementaldecoder("gb18030")("replace").decode(head, len(head) >= size)
+    # GB18030 with a stray bad byte is transcoded, which names the byte's line and offset.
+    if decoded.count("\ufffd") * 100 <= len(decoded):
+        return "gb18030", "gb18030", 0
+    message = "不是 UTF-8、GB18030 或 UTF-16 文本 (not UTF-8, GB18030 or UTF-16 text)"
+    raise _problem(filename, message)
+
+
+def _utf8_window(data: bytes, *, at_end: bool) -> str:
+    """A window of a file decoded as UTF-8; it may start or end inside a character."""
+    start = 0
+    while start < min(3, len(data)) and 0x80 <= data[start] <= 0xBF:
+        start += 1  # continuation bytes of a character that began before the window
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(data[start:], at_end)
+
+
+def _transcode(
+    path: Path,
+    target: Path,
+    codec: str,
+    start: int,
+    size: int,
+    *,
+    filename: str,
+    progress: Progress | None,
+) -> None:
+    """Stream ``path`` to UTF-8 ``target``; a byte that does not decode is named by line."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    lines = 0
+    offset = start
+    with path.open("rb") as source, target.open("wb") as out:
+        source.seek(start)
+        while True:
+            chunk = source.read(CHUNK)
+            pending = decoder.getstate()[0]
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # Positions count from the bytes the decoder held back from the last chunk.
+                data = pending + chunk
+                good = codecs.decode(data[: exc.start], codec)
+                line = lines + good.count("\n") + 1
+                at = offset - len(pending) + exc.start
+                message = (
+                    f"第 {line} 行第 {at} 字节不是 {codec.upper()} 文本 "
+                    f"(line {line}, byte offset {at}: not {codec.upper()} text)"
+                )
+                raise _problem(filename, message, row=line) from None
+            lines += text.count("\n")
+            out.write(text.encode("utf-8"))
+            offset += len(chunk)
+            if progress is not None:
+                progress(offset, size)
+            if not chunk:
+                return
+
+
+def _sample(source: Path, *, filename: str) -> tuple[str, bool]:
+    """The file's first records as text, and whether that is the whole file."""
+    with source.open("rb") as file:
+        data = file.read(SAMPLE)
+        # A header wider than the sample: read on to the first line break, up to MAX_LINE.
+        while b"\n" not in data and b"\r" not in data and len(data) < MAX_LINE:
+            more = file.read(SAMPLE)
+            if not more:
+                break
+            data += more
+        complete = not file.read(1)
+    if not complete and b"\n" not in data and b"\r" not in data:
+        message = (
+            f"第 1 行超过 {MAX_LINE >> 20} MiB，没有换行 "
+            f"(line 1 is longer than {MAX_LINE >> 20} MiB: no line break)"
+        )
+        raise _problem(filename, message, row=1)
+    return codecs.getincrementaldecoder("utf-8-sig")("replace").decode(data, complete), complete
+
+
+def _records(text: str, delimiter: str, complete: bool) -> list[list[str]]:
+    """The sample's records (up to 200); the last one dropped when the sample is cut short."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+    records: list[list[str]] = []
+    try:
+        records.extend(islice(reader, 201 if complete else 202))
+    except csv.Error:  # a field beyond the csv module's limit: sniff on what came before
+        return records
+    return records if complete else records[:-1]
+
+
+def _sniff(text: str, complete: bool) -> str:
+    """The delimiter that splits the sample's records into the most consistent columns."""
+    best: tuple[tuple[bool, float, int], str] | None = None
+    for delimiter in DELIMITERS:
+        widths = [len(r) for r in _records(text, delimiter, complete) if any(r)]
+        if not widths:
+            continue
+        mode = max(set(widths), key=lambda width: (widths.count(width), width))
+        score = (mode > 1, widths.count(mode) / len(widths), mode)
+        if best is None or score > best[0]:
+            best = (score, delimiter)
+    return best[1] if best is not None and best[0][0] else ","
+
+
+# --- xlsx ------------------------------------------------------------------------------------
+
+
+def _open_xlsx(
+    path: Path, *, filename: str, workdir: Path, sheet: str | None, progress: Progress | None
+) -> RawSource:
+    _guard_zip(path, filename=filename)
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / f"sheet-{uuid.uuid4().hex}.parquet"
+    rejects = workdir / f"rejects-{uuid.uuid4().hex}.parquet"
+    try:
+        with open_xlsx(path, filename=filename) as book:
+            if not book.sheets:
+                raise _problem(filename, "工作簿里没有工作表 (the workbook has no worksheet)")
+            name = book.sheets[0] if sheet is None else sheet
+            rows = book.rows(name)  # an unknown name is refused, listing the sheets
+            top = list(islice(rows, HEADER_SCAN + 1))
+            index, height, names = _header(
+                [[_clean(cell_text(value)) for value in row] for row in top],
+                filename=filename,
+                sheet=name,
+            )
+            first = index + height
+            numbered = chain(enumerate(top[first:], first + 1), enumerate(rows, len(top) + 1))
+            written, rejected = _write_sheet(numbered, names, target, rejects, progress=progress)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        rejects.unlink(missing_ok=True)
+        raise
+    if not written:
+        target.unlink(missing_ok=True)
+        rejects.unlink(missing_ok=True)
+        raise _only_header(filename, name)
+    listed = ", ".join(_columns(len(names)))
+    rejects_sql = None
+    if rejected:
+        rejects_sql = (
+            f'SELECT "row", "column", "value", reason FROM read_parquet({_literal(str(rejects))})'
+        )
+    return RawSource(
+        sql=f"SELECT _row, {listed} FROM read_parquet({_literal(str(target))})",
+        headers=tuple(names),
+        format="xlsx",
+        encoding=None,
+        delimiter=None,
+        sheet=name,
+        header_rows=height,
+        rejects_sql=rejects_sql,
+        temp_files=(target, rejects) if rejected else (target,),
+    )
+
+
+def _guard_zip(path: Path, *, filename: str) -> None:
+    """Refuse what is not a zip archive, and zip bombs, before inflating anything."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise _problem(
+            filename, "不是 xlsx 工作簿：不是 zip 压缩包 (not an xlsx workbook: not a zip archive)"
+        ) from None
+    with archive:
+        infos = archive.infolist()
+    total = sum(info.file_size for info in infos)
+    if total > XLSX_MAX_UNZIPPED:
+        limit = XLSX_MAX_UNZIPPED >> 20
+        message = (
+            f"解压后 {total >> 20} MiB，超过 {limit} MiB 上限，疑似 zip 炸弹 "
+            f"(inflates to {total >> 20} MiB, beyond the {limit} MiB limit: a zip bomb?)"
+        )
+        raise _problem(filename, message)
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > (1 << 20) and ratio > XLSX_MAX_RATIO:
+            message = (
+                f"{info.filename} 的压缩比 {ratio:.0f}:1 超过 {XLSX_MAX_RATIO}:1，疑似 zip 炸弹 "
+                f"({info.filename} compresses {ratio:.0f}:1, beyond {XLSX_MAX_RATIO}:1: "
+                "a zip bomb?)"
+            )
+            raise _problem(filename, message)
+
+
+def _write_sheet(
+    rows: Iterable[tuple[int, list[Any]]],
+    names: Sequence[str],
+    target: Path,
+    rejects: Path,
+    *,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """Write data rows as text to ``target`` in batches; cells past the header to ``rejects``."""
+    width = len(names)
+    columns = _columns(width)
+    schema = pa.schema([("_row", pa.int64()), *((c, pa.string()) for c in columns)])
+    reject_schema = pa.schema(
+        [("row", pa.int64()), ("column", pa.string()), ("value", pa.string()),
+         ("reason", pa.string())]
+    )  # fmt: skip
+    written = rejected = 0
+    reject_writer: pq.ParquetWriter | None = None
+    try:
+        with pq.ParquetWriter(target, schema) as writer:
+            for batch, extra in _batches(rows, width):
+                if batch[0]:
+                    writer.write_table(pa.table(batch, schema=schema))
+                    written += len(batch[0])
+                    if progress is not None:
+                        progress(written, 0)  # the total is not known before the end
+                if extra[0]:
+                    if reject_writer is None:
+                        reject_writer = pq.ParquetWriter(rejects, reject_schema)
+                    reject_writer.write_table(pa.table(extra, schema=reject_schema))
+                    rejected += len(extra[0])
+    finally:
+        if reject_writer is not None:
+            reject_writer.close()
+    return written, rejected
+
+
+def _batches(
+    rows: Iterable[tuple[int, list[Any]]], width: int
+) -> Iterator[tuple[list[list[Any]], list[list[Any]]]]:
+    """Column lists of up to BATCH_ROWS non-empty rows, and the cells beyond the header."""
+    data: list[list[Any]] = [[] for _ in range(width + 1)]
+    extra: list[list[Any]] = [[], [], [], []]
+    beyond = "表头以外的单元格有内容 (a cell to the right of the last header)"
+    for number, values in rows:
+        texts = [cell_text(value) for value in values]
+        for position in range(width, len(texts)):
+            if texts[position]:
+                extra[0].append(number)
+                extra[1].append(get_column_letter(position + 1))
+                extra[2].append(texts[position])
+                extra[3].append(beyond)
+        if not any(texts[:width]):
+            continue
+        data[0].append(number)
+        for position in range(width):
+            text = texts[position] if position < len(texts) else ""
+            data[position + 1].append(text or None)
+        if len(data[0]) >= BATCH_ROWS:
+            yield data, extra
+            data = [[] for _ in range(width + 1)]
+            extra = [[], [], [], []]
+    yield data, extra
+
+
+# --- JSON, NDJSON and Parquet ----------------------------------------------------------------
+
+_MALFORMED = re.compile(r"at byte (\d+) in (?:line|record/value) (\d+): (.*)", re.DOTALL)
+
+
+def _open_json(
+    con: duckdb.DuckDBPyConnection, path: Path, *, filename: str, kind: str
+) -> RawSource:
+    layout = "array" if kind == "json" else "newline_delimited"
+    objects = (
+        f"read_json_objects({_literal(str(path))}, format = '{layout}', "
+        f"maximum_object_size = {MAX_LINE})"
+    )
+    # One pass over the file: records grouped by key list (records share a few shapes).
+    summary = f"""
+        WITH shapes AS MATERIALIZED (
+            SELECT json_keys(json) AS keys, json_type(json) AS kind, min(n) AS first,
+                   count(*) AS records
+            FROM (SELECT row_number() OVER () AS n, json FROM {objects}) GROUP BY ALL),
+        keys AS (
+            SELECT key, min(first) AS first, arg_min(position, first) AS position
+            FROM (SELECT first, unnest(keys) AS key, generate_subscripts(keys, 1) AS position
+                  FROM shapes WHERE kind = 'OBJECT')
+            GROUP BY key)
+        SELECT (SELECT sum(records) FROM shapes),
+               (SELECT arg_min([CAST(first AS VARCHAR), kind], first) FROM shapes
+                WHERE kind <> 'OBJECT'),
+               (SELECT list(key ORDER BY first, position) FROM keys)"""
+    try:
+        found = con.execute(summary).fetchone()
+    except duckdb.Error as exc:
+        raise _json_problem(filename, str(exc)) from None
+    records, other, keys = found if found else (0, None, None)
+    if other is not None:
+        first, shape = int(other[0]), str(other[1]).lower()
+        message = (
+            f"第 {first} 条记录不是 JSON 对象 (record {first} is not a JSON object but {shape})"
+        )
+        raise _problem(filename, message, row=first)
+    if not records:
+        raise _problem(filename, "没有记录 (no records)")
+    names = [str(key) for key in keys or []]
+    if not names:
+        raise _problem(filename, "记录里没有字段 (the records have no keys)")
+    _check_names(names, filename=filename)
+    declared = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in names)
+    listed = ", ".join(f"{_ident(name)} AS c{index}" for index, name in enumerate(names))
+    rows = (
+        f"read_json({_literal(str(path))}, format = '{layout}', records = true, "
+        f"maximum_object_size = {MAX_LINE}, columns = {{{declared}}})"
+    )
+    sql = f"SELECT row_number() OVER () AS _row, {listed} FROM {rows}"
+    return _raw(sql, names, kind)
+
+
+def _json_problem(filename: str, error: str) -> InvalidInput:
+    match = _MALFORMED.search(error)
+    if match is None:
+        message = f"不是可读的 JSON 文件 (not a readable JSON file: {error.strip()})"
+        if "top-level JSON array" in error:
+            message = "JSON 文件应为对象数组 [{…}, …] (a JSON file must hold an array of objects)"
+        return _problem(filename, message)
+    # DuckDB names the record one past the bad one, counting records (not blank lines) from 1.
+    record = int(match[2]) - 1
+    what = match[3].strip()
+    message = f"第 {record} 条记录不是有效的 JSON (record {record} is malformed JSON: {what})"
+    return _problem(filename, message, row=record)
+
+
+def _check_names(names: Sequence[str], *, filename: str) -> None:
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not name.strip():
+            message = f"第 {index + 1} 个字段名是空的 (field {index + 1} has an empty name)"
+            raise _problem(filename, message, column=str(index + 1))
+        earlier = seen.setdefault(name.casefold(), index)
+        if earlier != index:
+            message = (
+                f"第 {earlier + 1} 个和第 {index + 1} 个字段同名“{name}” "
+                f"(fields {earlier + 1} and {index + 1} are both named {name!r})"
+            )
+            raise _problem(filename, message, column=f"{earlier + 1}, {index + 1}")
+
+
+def _open_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, *, filename: str, magic: bytes
+) -> RawSource:
+    if not magic.startswith(b"PAR1"):
+        raise _problem(filename, "不是 Parquet 文件 (not a Parquet file)")
+    table = f"read_parquet({_literal(str(path))})"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+        counted = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    except duckdb.Error as exc:
+        message = f"不是可读的 Parquet 文件 (not a readable Parquet file: {exc})"
+        raise _problem(filename, message) from None
+    if not counted or not counted[0]:
+        raise _problem(filename, "没有数据行 (no rows)")
+    names = [str(row[0]) for row in described]
+    _check_names(names, filename=filename)
+    texts = [
+        f"{_as_text(_ident(name), str(kind))} AS c{index}"
+        for index, (name, kind, *_) in enumerate(described)
+    ]
+    sql = (
+        f"SELECT file_row_number + 1 AS _row, {', '.join(texts)} "
+        f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
+    )
+    return _raw(sql, names, "parquet")
+
+
+def _as_text(column: str, kind: str) -> str:
+    """A Parquet column as text: nested values as JSON, binary as base64."""
+    if kind == "VARCHAR":
+        return column
+    if kind == "BLOB":
+        return f"base64({column})"
+    if kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION")):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    return f"CAST({column} AS VARCHAR)"
+
+
+def _raw(sql: str, names: Sequence[str], kind: str) -> RawSource:
+    return RawSource(
+        sql=sql,
+        headers=tuple(names),
+        format=kind,
+        encoding="utf-8" if kind in ("json", "ndjson") else None,
+        delimiter=None,
+        sheet=None,
+        header_rows=0,  # keys and the schema are not rows
+        rejects_sql=None,
+        temp_files=(),
+    )

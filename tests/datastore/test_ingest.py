@@ -1,0 +1,246 @@
+"""Ingest end to end through the service: versions, errors, policies, duplicates, diffs, safety."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+from gongshu.bootstrap import Platform
+from gongshu.catalog import service as catalog
+from gongshu.catalog.errors import EntryNotFound
+from gongshu.datastore import service
+from gongshu.datastore.errors import VersionRefused
+from gongshu.datastore.models import DatasetVersion, IngestRun
+from gongshu.datastore.schemas import SettingsInput
+from gongshu.kernel.audit import AuditRecord
+from gongshu.kernel.errors import InvalidInput, PermissionDenied
+from gongshu.kernel.identifiers import make_citizen_id
+from gongshu.ledger.models import LedgerEntry
+from tests.factories import City, entry_input, publish
+
+FIELDS = [
+    {"name": "公民身份号码", "type": "string", "flags": ["identifier"]},
+    {"name": "姓名", "type": "string", "flags": ["sensitive"]},
+    {"name": "乘车次数", "type": "integer"},
+    {"name": "办卡日期", "type": "date"},
+]
+
+
+def _ids(n: int) -> list[str]:
+    from datetime import date
+
+    return [make_citizen_id("110105", date(1980 + i % 30, 1 + i % 12, 1 + i % 28), 10 + i)
+            for i in range(n)]  # fmt: skip
+
+
+@pytest.fixture
+def entry_id(platform: Platform, city: City) -> str:
+    with platform.uow() as uow:
+        entry = catalog.create_entry(
+            uow, actor=city.officer,
+            data=entry_input(name="公交卡持卡人信息", fields=FIELDS, open_type="none",
+                             impact={"rights": "serious"}),
+        )  # fmt: skip
+        uow.commit()
+        entry_id = entry.id
+    publish(platform, city, entry_id)
+    return entry_id
+
+
+def _csv(path: Path, rows: list[list[str]], *, encoding: str = "utf-8") -> Path:
+    header = "公民身份号码,姓名,乘车次数,办卡日期\n"
+    body = "".join(",".join(row) + "\n" for row in rows)
+    path.write_bytes((header + body).encode(encoding))
+    return path
+
+
+def _ingest(platform: Platform, city: City, entry_id: str, path: Path, **kw: Any) -> Any:
+    return service.ingest_file(
+        platform.datastore, actor=kw.pop("actor", city.officer), entry_id=entry_id, path=path,
+        filename=path.name, **kw,
+    )  # fmt: skip
+
+
+def _rows(platform: Platform, version_id: str) -> list[tuple[Any, ...]]:
+    with platform.uow() as uow:
+        version = uow.session.get(DatasetVersion, version_id)
+        assert version is not None
+        path = platform.datastore.path_of(version)
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY 1").fetchall()
+
+
+def test_a_gb18030_csv_becomes_a_typed_version_with_its_ledger_entry(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    ids = _ids(3)
+    rows = [[ids[0], "张三", "１２", "2024/1/2"], [ids[1], "李四", "3", "2024年3月4日"],
+            [ids[2], "王五", "0", "20240506"]]  # fmt: skip
+    outcome = _ingest(platform, city, entry_id, _csv(tmp_path / "持卡人.csv", rows,
+                                                     encoding="gb18030"))  # fmt: skip
+    assert outcome.status == "stored" and outcome.number == 1
+    assert outcome.report["encoding"] == "gb18030" and outcome.report["rows_stored"] == 3
+    stored = _rows(platform, outcome.version_id)
+    assert [r[2] for r in stored] == [12, 3, 0] or sorted(r[2] for r in stored) == [0, 3, 12]
+    assert {str(r[3]) for r in stored} == {"2024-01-02", "2024-03-04", "2024-05-06"}
+    with platform.uow() as uow:
+        version = uow.session.get(DatasetVersion, outcome.version_id)
+        assert version is not None and version.rows == 3
+        assert Path(platform.datastore.path_of(version)).name == f"{version.file_hash}.parquet"
+        record = uow.session.scalar(
+            sa.select(AuditRecord).where(AuditRecord.action == "dataset.version_stored")
+        )
+        assert record is not None and record.after["file_hash"] == version.file_hash
+        anchored = uow.session.scalars(sa.select(LedgerEntry)).all()
+        assert any(version.file_hash in entry.body.decode() for entry in anchored)
+
+
+def test_bad_cells_are_quarantined_with_their_place_and_the_rest_is_kept(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    ids = _ids(4)
+    rows = [[ids[0], "甲", "1", "2024-01-01"], [ids[1], "乙", "很多", "2024-01-02"],
+            [ids[2], "丙", "2", "2024-02-30"], [ids[3], "丁", "3", "2024-01-04"]]  # fmt: skip
+    outcome = _ingest(platform, city, entry_id, _csv(tmp_path / "cards.csv", rows))
+    report = outcome.report
+    assert report["rows_stored"] == 2 and report["rows_quarantined"] == 2
+    assert report["error_totals"] == {"乘车次数": 1, "办卡日期": 1}
+    first, second = report["errors"]
+    assert (first["row"], first["column"], first["value"]) == (3, "乘车次数", "很多")
+    assert (second["row"], second["column"], second["value"]) == (4, "办卡日期", "2024-02-30")
+    with platform.uow() as uow:
+        version = uow.session.get(DatasetVersion, outcome.version_id)
+        assert version is not None and version.quarantined_rows == 2
+        quarantine = platform.datastore.lake.path_of(version.quarantine_hash or "")
+    kept = duckdb.sql(f"SELECT _row, 乘车次数, _bad_fields FROM read_parquet('{quarantine}') "
+                      "ORDER BY _row").fetchall()  # fmt: skip
+    assert kept == [(3, "很多", ["乘车次数"]), (4, "2", ["办卡日期"])]
+
+
+def test_the_reject_policy_refuses_the_whole_version_and_stores_nothing(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    with platform.uow() as uow:
+        service.update_settings(
+            uow, actor=city.officer, entry_id=entry_id, data=SettingsInput(on_error="reject")
+        )
+        uow.commit()
+    ids = _ids(2)
+    path = _csv(
+        tmp_path / "cards.csv", [[ids[0], "甲", "x", "2024-01-01"], [ids[1], "乙", "1", ""]]
+    )
+    with pytest.raises(VersionRefused) as refused:
+        _ingest(platform, city, entry_id, path)
+    assert refused.value.report["errors"][0]["column"] == "乘车次数"
+    with platform.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(DatasetVersion)) == 0
+        run = uow.session.scalar(sa.select(IngestRun))
+        assert run is not None and run.status == "refused"
+    assert not any(platform.datastore.lake.files())
+
+
+def test_the_same_file_again_is_stored_once_and_a_new_one_is_diffed_by_key(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    ids = _ids(4)
+    first = [[ids[0], "甲", "1", "2024-01-01"], [ids[1], "乙", "2", "2024-01-02"],
+             [ids[2], "丙", "3", "2024-01-03"]]  # fmt: skip
+    path = _csv(tmp_path / "v1.csv", first)
+    stored = _ingest(platform, city, entry_id, path)
+    again = _ingest(platform, city, entry_id, path)
+    assert again.status == "duplicate" and again.version_id == stored.version_id
+    with platform.uow() as uow:
+        service.update_settings(
+            uow, actor=city.officer, entry_id=entry_id,
+            data=SettingsInput(key_fields=["公民身份号码"]),
+        )  # fmt: skip
+        uow.commit()
+    second = [[ids[0], "甲", "1", "2024-01-01"], [ids[1], "乙", "9", "2024-01-02"],
+              [ids[3], "丁", "4", "2024-01-04"]]  # fmt: skip
+    outcome = _ingest(platform, city, entry_id, _csv(tmp_path / "v2.csv", second))
+    with platform.uow() as uow:
+        versions, _ = service.list_versions(uow, actor=city.admin, entry_id=entry_id)
+        assert [v.number for v in versions] == [2, 1]
+        assert versions[0].id == outcome.version_id
+        diff = versions[0].diff or {}
+    assert (diff["added"], diff["removed"], diff["changed"], diff["unchanged"]) == (1, 1, 1, 1)
+    assert diff["previous"] == 1 and diff["keys"] == ["公民身份号码"]
+
+
+def test_columns_map_by_alias_and_unmapped_or_missing_ones_are_reported(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    with platform.uow() as uow:
+        service.update_settings(
+            uow, actor=city.officer, entry_id=entry_id,
+            data=SettingsInput(aliases={"公民身份号码": ["身份证号"]}),
+        )  # fmt: skip
+        uow.commit()
+    ids = _ids(1)
+    path = tmp_path / "alias.csv"
+    path.write_text(f"身份证号,姓 名*,备注\n{ids[0]},甲,无\n", encoding="utf-8")
+    report = _ingest(platform, city, entry_id, path).report
+    assert report["mapping"]["unmapped"] == ["备注"]
+    assert report["mapping"]["missing"] == ["乘车次数", "办卡日期"]
+
+
+def test_only_the_entry_s_keepers_may_upload(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "x.csv", [[_ids(1)[0], "甲", "1", "2024-01-01"]])
+    for actor in (city.health_officer, city.citizen):
+        with pytest.raises((PermissionDenied, EntryNotFound)):
+            _ingest(platform, city, entry_id, path, actor=actor)
+
+
+def test_a_failure_mid_way_leaves_no_version_and_no_scratch(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _csv(tmp_path / "x.csv", [[_ids(1)[0], "甲", "1", "2024-01-01"]])
+
+    def crash(*_args: object, **_kw: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(platform.datastore.lake, "put", crash)
+    with pytest.raises(OSError, match="disk full"):
+        _ingest(platform, city, entry_id, path)
+    with platform.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(DatasetVersion)) == 0
+        run = uow.session.scalar(sa.select(IngestRun))
+        assert run is not None and run.status == "failed" and "disk full" in (run.error or "")
+    scratch = platform.datastore.lake.scratch_root
+    assert [p.name for p in scratch.iterdir() if p.name not in ("spill",)] == []
+
+
+def test_scratch_left_by_a_killed_process_is_removed_at_the_next_start(
+    platform: Platform, tmp_path: Path
+) -> None:
+    lake = platform.datastore.lake
+    dead = lake.scratch_root / "999999999-1"
+    dead.mkdir(parents=True)
+    (dead / ".owner").write_text("999999999")
+    (dead / "stage.parquet").write_bytes(b"half")
+    mine = lake.scratch_root / f"{os.getpid()}-2"
+    mine.mkdir()
+    (mine / ".owner").write_text(str(os.getpid()))
+    assert lake.clean_scratch() == 1
+    assert not dead.exists() and mine.exists()
+
+
+def test_an_empty_or_header_only_file_is_a_located_error(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    header = tmp_path / "header.csv"
+    header.write_text("公民身份号码,姓名,乘车次数,办卡日期\n", encoding="utf-8")
+    for path in (empty, header):
+        with pytest.raises(InvalidInput) as error:
+            _ingest(platform, city, entry_id, path)
+        assert path.name in error.value.message
+    with platform.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(DatasetVersion)) == 0

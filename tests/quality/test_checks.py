@@ -1,0 +1,211 @@
+"""The SQL validity builders agree with the kernel's identifier rules and handle NULLs."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gongshu.kernel.identifiers import (
+    USCC_ALPHABET,
+    is_valid_citizen_id,
+    is_valid_uscc,
+    make_citizen_id,
+    make_uscc,
+)
+from gongshu.quality.checks import (
+    citizen_id_valid_sql,
+    code_list_valid_sql,
+    compare_sql,
+    date_range_valid_sql,
+    filled_sql,
+    quote_ident,
+    quote_literal,
+    range_valid_sql,
+    regex_valid_sql,
+    sql_literal,
+    uscc_valid_sql,
+)
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection, build: Callable[[str], str], values: Sequence[object]
+) -> list[object]:
+    """Evaluate ``build("v")`` on each value (in order), NULLs included."""
+    rows = con.execute(
+        f"SELECT {build('v')} FROM (SELECT unnest(?) AS v, generate_subscripts(?, 1) AS i) "
+        "ORDER BY i",
+        [list(values), list(values)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _corrupt(value: str, rng: random.Random, alphabet: str) -> str:
+    """One random kind of damage: a changed, foreign, missing or extra character, or case."""
+    chars = list(value)
+    position = rng.randrange(len(chars))
+    roll = rng.random()
+    if roll < 0.35:
+        chars[position] = rng.choice(alphabet)
+    elif roll < 0.5:
+        chars[position] = rng.choice("IOSVZiosvz-+ _.e汉é\x7f")
+    elif roll < 0.6:
+        chars = chars[: rng.randrange(len(chars))]
+    elif roll < 0.7:
+        chars.append(rng.choice(alphabet))
+    elif roll < 0.8:
+        return value.lower()
+    elif roll < 0.9:
+        chars[10:14] = list(rng.choice(["0229", "0230", "1301", "0001", "0431", "0000", "1231"]))
+    else:
+        chars[6:10] = list(rng.choice(["0000", "1900", "2000", "2100", "2004", "0001"]))
+    return "".join(chars)
+
+
+def test_citizen_id_check_agrees_with_the_kernel_on_thousands_of_values(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rng = random.Random(11643)
+    values: list[str] = []
+    for _ in range(2500):
+        birth = date(1900, 1, 1) + timedelta(days=rng.randrange(0, 45000))
+        valid = make_citizen_id(f"{rng.randrange(1_000_000):06d}", birth, rng.randrange(1000))
+        values += [valid, _corrupt(valid, rng, "0123456789X")]
+    # Strings a lax integer cast would accept, and lengths far off.
+    values += ["11010519491231002x", "-1234567890123456X", "+1234567890123456X"]
+    values += ["1e345678901234567X", "0x3456789012345670", "1_34567890123456X0", "", "1" * 40]
+    got = _apply(con, citizen_id_valid_sql, values)
+    expected = [is_valid_citizen_id(value) for value in values]
+    mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
+    assert mismatches == []
+    assert 2400 < sum(expected) < 4000  # both valid and invalid values were really tried
+
+
+def test_uscc_check_agrees_with_the_kernel_on_thousands_of_values(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rng = random.Random(32100)
+    values: list[str] = []
+    for _ in range(2500):
+        body = "".join(rng.choice(USCC_ALPHABET) for _ in range(8))
+        prefix = rng.choice(["91", "92", "93", "11", "12", "52", "N1", "Y1"])
+        valid = make_uscc(prefix, f"{rng.randrange(1_000_000):06d}", body)
+        values += [valid, _corrupt(valid, rng, USCC_ALPHABET)]
+    values += ["91110000802100433b", "-" * 18, "~" * 18, "\x00" * 18, "ÿ" * 18]
+    values += ["统一社会信用代码" * 2, "9" * 18, "Y" * 18]
+    got = _apply(con, uscc_valid_sql, values)
+    expected = [is_valid_uscc(value) for value in values]
+    mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
+    assert mismatches == []
+    assert 2400 < sum(expected) < 4000
+
+
+def test_identifier_checks_are_null_for_null_and_false_for_junk(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    assert _apply(con, citizen_id_valid_sql, [None, "abc", "11010519491231002X"]) == [
+        None,
+        False,
+        True,
+    ]
+    assert _apply(con, uscc_valid_sql, [None, "abc", "91110000802100433B"]) == [None, False, True]
+
+
+def test_quote_ident_doubles_double_quotes_and_keeps_chinese(tmp_path: Path) -> None:
+    quoted, chinese = quote_ident('a"b'), quote_ident("统一社会信用代码")
+    assert (quoted, chinese) == ('"a""b"', '"统一社会信用代码"')
+    path = tmp_path / "quoted.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT 1 AS {quoted}, 2 AS {chinese}) TO '{path}'")
+        row = con.execute(f"SELECT {quoted}, {chinese} FROM read_parquet('{path}')").fetchone()
+        names = [d[0] for d in con.execute(f"SELECT * FROM '{path}'").description]
+    assert row == (1, 2)
+    assert names == ['a"b', "统一社会信用代码"]
+
+
+def test_literals_are_quoted_and_typed(con: duckdb.DuckDBPyConnection) -> None:
+    assert quote_literal("it's") == "'it''s'"
+    values = [
+        None,
+        True,
+        12,
+        1.5,
+        Decimal("12.340"),
+        date(2024, 2, 29),
+        datetime(2024, 2, 29, 8, 30),
+        "a'b",
+    ]
+    row = con.execute("SELECT " + ", ".join(sql_literal(v) for v in values)).fetchone()
+    assert row == (None, True, 12, 1.5, Decimal("12.340"), *values[5:])
+    with pytest.raises(ValueError, match="finite"):
+        sql_literal(float("nan"))
+    with pytest.raises(ValueError, match="NUL"):
+        quote_literal("a\x00b")
+
+
+def test_filled_treats_null_empty_and_whitespace_as_missing(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    values = [None, "", "  ", "\t\n", "\u3000", " a ", "统计"]
+    assert _apply(con, lambda v: filled_sql(v, "string"), values) == [
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert _apply(con, lambda v: filled_sql(v, "integer"), [None, 0]) == [False, True]
+
+
+def test_regex_must_match_the_whole_value(con: duckdb.DuckDBPyConnection) -> None:
+    build = lambda v: regex_valid_sql(v, "[0-9]{3}")  # noqa: E731
+    assert _apply(con, build, ["123", "1234", "a123", None]) == [True, False, False, None]
+
+
+def test_range_is_inclusive_and_open_ended(con: duckdb.DuckDBPyConnection) -> None:
+    both = lambda v: range_valid_sql(v, 1, 10)  # noqa: E731
+    assert _apply(con, both, [0, 1, 10, 11, None]) == [False, True, True, False, None]
+    low = lambda v: range_valid_sql(v, minimum=5)  # noqa: E731
+    assert _apply(con, low, [4, 5, 10**9]) == [False, True, True]
+    with pytest.raises(ValueError, match="minimum or a maximum"):
+        range_valid_sql("v")
+
+
+def test_code_list_compares_as_text(con: duckdb.DuckDBPyConnection) -> None:
+    build = lambda v: code_list_valid_sql(v, ["01", "02", "x'y"])  # noqa: E731
+    assert _apply(con, build, ["01", "1", "x'y", None]) == [True, False, True, None]
+    with pytest.raises(ValueError, match="at least one"):
+        code_list_valid_sql("v", [])
+
+
+def test_date_range_uses_the_calendar_date(con: duckdb.DuckDBPyConnection) -> None:
+    build = lambda v: date_range_valid_sql(v, date(2020, 1, 1), date(2020, 12, 31))  # noqa: E731
+    values = [
+        datetime(2019, 12, 31, 23, 59),
+        datetime(2020, 12, 31, 23, 59),
+        datetime(2021, 1, 1),
+        None,
+    ]
+    assert _apply(con, build, values) == [False, True, False, None]
+
+
+def test_compare_is_null_when_either_side_is_null(con: duckdb.DuckDBPyConnection) -> None:
+    row = con.execute(
+        f"SELECT {compare_sql('a', '>=', 'b')}, {compare_sql('a', '!=', 'c')} "
+        "FROM (SELECT 2 AS a, 1 AS b, NULL::INT AS c)"
+    ).fetchone()
+    assert row == (True, None)
+    with pytest.raises(ValueError, match="unknown comparison"):
+        compare_sql("a", "=>", "b")
