@@ -82,7 +82,7 @@ def test_bom_is_not_part_of_the_first_header(
     assert rows(con, raw) == [(2, "1", "2.5")]
 
 
-def test_gb18030_is_transcoded_to_a_temp_file_in_workdir(
+def test_gb18030_is_transcoded_through_a_temp_file_in_workdir(
     con: duckdb.DuckDBPyConnection, tmp_path: Path, workdir: Path
 ) -> None:
     text = "统一社会信用代码,单位名称,地址\n91330100MA2XXXXX1X,杭州甲公司,拱墅区\n"
@@ -90,8 +90,7 @@ def test_gb18030_is_transcoded_to_a_temp_file_in_workdir(
     assert raw.encoding == "gb18030"
     assert raw.headers == ("统一社会信用代码", "单位名称", "地址")
     assert rows(con, raw) == [(2, "91330100MA2XXXXX1X", "杭州甲公司", "拱墅区")]
-    assert len(raw.temp_files) == 1 and raw.temp_files[0].parent == workdir
-    assert raw.temp_files[0].read_text(encoding="utf-8") == text
+    assert raw.temp_files == () and list(workdir.iterdir()) == []  # loaded, then removed
 
 
 def test_transcoding_is_exact_across_chunk_boundaries(
@@ -103,9 +102,11 @@ def test_transcoding_is_exact_across_chunk_boundaries(
     text = "名称,说明\n" + "".join(f"第{i}号,𠀀中文 {i}\n" for i in range(50))
     seen: list[tuple[int, int]] = []
     raw = upload(con, tmp_path, "a.csv", text.encode("gb18030"), progress=lambda *p: seen.append(p))
-    assert rows(con, raw)[-1] == (51, "第49号", "𠀀中文 49")
-    assert raw.temp_files[0].read_text(encoding="utf-8") == text
-    assert seen[-1] == (len(text.encode("gb18030")), len(text.encode("gb18030")))
+    assert rows(con, raw) == [(i + 2, f"第{i}号", f"𠀀中文 {i}") for i in range(50)]
+    size = len(text.encode("gb18030"))
+    # Transcoding reports the first half, loading the second.
+    assert seen[0] == (7, 2 * size) and seen[-1] == (2 * size, 2 * size)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
 def test_a_byte_that_does_not_decode_is_named_by_line_and_offset(
@@ -215,8 +216,8 @@ def test_ragged_rows_and_bad_quoting_are_structural_rejects(
 ) -> None:
     text = '名称,人数,备注\n甲,1,a\n乙,2\n丙,3,c,多余\n丁,"4"x,d\n戊,5,e\n'
     raw = upload(con, tmp_path, "a.csv", text.encode())
-    assert rows(con, raw)[:1] == [(2, "甲", "1", "a")]
-    assert [row[1] for row in rows(con, raw)] == ["甲", "戊"]
+    # 戊 keeps its own line number past the three rejected records.
+    assert rows(con, raw) == [(2, "甲", "1", "a"), (6, "戊", "5", "e")]
     assert raw.rejects_sql is not None
     rejects = con.execute(f"{raw.rejects_sql} ORDER BY 1").fetchall()
     assert [(row, column, value) for row, column, value, _ in rejects] == [
@@ -238,7 +239,7 @@ def test_a_record_longer_than_the_limit_is_a_structural_reject(
     monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
     long = "x" * (3 << 20)
     raw = upload(con, tmp_path, "a.csv", f"名称,值\n甲,1\n{long},2\n乙,3\n".encode())
-    assert [row[1] for row in rows(con, raw)] == ["甲", "乙"]
+    assert rows(con, raw) == [(2, "甲", "1"), (4, "乙", "3")]
     assert raw.rejects_sql is not None
     (reject,) = con.execute(raw.rejects_sql).fetchall()
     assert reject[0] == 3 and reject[3].startswith("记录过长")
@@ -263,6 +264,7 @@ def test_invalid_utf8_later_in_the_file_is_a_structural_reject(
     assert raw.encoding == "utf-8"
     assert len(rows(con, raw)) == 30
     assert raw.rejects_sql is not None
+    assert con.execute(f"SELECT count(*) FROM ({raw.sql})").fetchone() == (30,)
     (reject,) = con.execute(raw.rejects_sql).fetchall()
     assert reject[0] == 32 and reject[3].startswith("不是有效的 UTF-8 文本")
 
@@ -289,6 +291,30 @@ def test_unreadable_files_are_refused_naming_the_file(
     assert expected in error.message
     assert error.message.startswith(name)
     assert error.details[0]["file"] == name
+
+
+def test_many_rejects_keep_every_row_number(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    lines = [f"{i},值{i}" if i % 7 else f"{i}" for i in range(1, 3000)]  # every 7th is short
+    raw = upload(con, tmp_path, "a.csv", ("序号,值\n" + "\n".join(lines) + "\n").encode())
+    found = rows(con, raw)
+    assert len(found) == 3000 - 1 - 428
+    assert all(row == int(number) + 1 for row, number, _ in found)
+    assert raw.rejects_sql is not None
+    rejected = [row for row, *_ in con.execute(f"{raw.rejects_sql} ORDER BY 1").fetchall()]
+    assert rejected == [i + 1 for i in range(7, 3000, 7)]
+
+
+def test_too_many_malformed_records_refuse_the_file(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "MAX_REJECTED", 10)
+    text = "名称,值\n甲,1\n" + "".join(f"{i}\n" for i in range(11))  # 11 short records
+    error = refused(con, tmp_path, "a.csv", text.encode())
+    assert "more than 10 malformed records" in error.message
 
 
 def test_duplicate_headers_name_both_columns(

@@ -36,7 +36,7 @@ from gongshu.identity import Actor
 from gongshu.identity.deps import CurrentActor, UoW, request_context
 from gongshu.kernel.errors import GongshuError
 
-__all__ = ["router", "run_ingest"]
+__all__ = ["Store", "router", "run_ingest"]
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 

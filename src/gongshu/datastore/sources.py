@@ -21,6 +21,7 @@ import codecs
 import csv
 import io
 import re
+import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,7 +64,8 @@ XLSX_MAX_RATIO = 200  # sheet XML compresses 5-50×; a zip bomb 1000× and more
 SAMPLE = 1 << 20
 CHUNK = 4 << 20
 BATCH_ROWS = 50_000
-REJECTS_LIMIT = 100_000
+MAX_REJECTED = 4096  # more malformed records than this: the file is refused
+REJECTS_LIMIT = 10_000  # rows DuckDB logs (a record can have more than one)
 
 Progress = Callable[[int, int], None]
 
@@ -115,7 +117,9 @@ def open_source(
         if magic.startswith(b"PAR1"):
             raise _problem(filename, "是 Parquet 文件，不是文本 (a Parquet file, not text)")
     if kind in ("csv", "tsv"):
-        return _open_text(path, filename, workdir=workdir, kind=kind, size=size, progress=progress)
+        return _open_text(
+            con, path, filename, workdir=workdir, kind=kind, size=size, progress=progress
+        )
     if kind == "xlsx":
         return _open_xlsx(path, filename=filename, workdir=workdir, sheet=sheet, progress=progress)
     if kind == "parquet":
@@ -269,6 +273,7 @@ _REJECT_REASONS = {
 
 
 def _open_text(
+    con: duckdb.DuckDBPyConnection,
     path: Path,
     filename: str,
     *,
@@ -278,27 +283,33 @@ def _open_text(
     progress: Progress | None,
 ) -> RawSource:
     encoding, codec, start = _detect_encoding(path, size, filename=filename)
-    source, temp = path, tuple[Path, ...]()
-    if codec not in ("utf-8", "utf-8-sig"):
-        workdir.mkdir(parents=True, exist_ok=True)
-        source = workdir / f"source-{uuid.uuid4().hex}.csv"
-        temp = (source,)
-        try:
-            _transcode(path, source, codec, start, size, filename=filename, progress=progress)
-        except BaseException:
-            source.unlink(missing_ok=True)
-            raise
+    if codec in ("utf-8", "utf-8-sig"):
+        return _load_text(con, path, filename=filename, kind=kind, encoding=encoding,
+                          progress=progress)  # fmt: skip
+    # Transcoding is the first half of the work, loading the second.
+    halves = None if progress is None else (lambda done, total: progress(done, 2 * total))
+    loading = None if progress is None else (lambda done, total: progress(total + done, 2 * total))
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / f"source-{uuid.uuid4().hex}.csv"
     try:
-        return _text_source(source, temp, filename=filename, kind=kind, encoding=encoding)
-    except BaseException:
-        for file in temp:
-            file.unlink(missing_ok=True)
-        raise
+        _transcode(path, source, codec, start, size, filename=filename, progress=halves)
+        return _load_text(con, source, filename=filename, kind=kind, encoding=encoding,
+                          progress=loading, total=size)  # fmt: skip
+    finally:
+        source.unlink(missing_ok=True)  # loaded into DuckDB: the UTF-8 copy is not needed
 
 
-def _text_source(
-    source: Path, temp: tuple[Path, ...], *, filename: str, kind: str, encoding: str
+def _load_text(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    *,
+    filename: str,
+    kind: str,
+    encoding: str,
+    progress: Progress | None,
+    total: int = 100,
 ) -> RawSource:
+    """Find the header in a sample, then load the whole UTF-8 file with DuckDB's ``read_csv``."""
     text, complete = _sample(source, filename=filename)
     delimiter = "\t" if kind == "tsv" else _sniff(text, complete)
     records = _records(text, delimiter, complete)
@@ -309,7 +320,7 @@ def _text_source(
         raise _only_header(filename)
     columns = _columns(len(names))
     tag = uuid.uuid4().hex
-    errors, scans = f"gongshu_rejects_{tag}", f"gongshu_scans_{tag}"
+    table, errors = f"gongshu_source_{tag}", f"gongshu_rejects_{tag}"
     options = ", ".join(
         [
             _literal(str(source)),
@@ -324,14 +335,31 @@ def _text_source(
             f"max_line_size = {MAX_LINE}",
             "store_rejects = true",
             f"rejects_table = {_literal(errors)}",
-            f"rejects_scan = {_literal(scans)}",
+            f"rejects_scan = {_literal(f'gongshu_scans_{tag}')}",
             f"rejects_limit = {REJECTS_LIMIT}",
         ]
     )
+    # A parallel, order-keeping load: the table's rowid is then the record's ordinal and
+    # numbers rows in parallel, where row_number() OVER () over read_csv runs on one thread.
+    create = f"CREATE TEMP TABLE {_ident(table)} AS SELECT * FROM read_csv({options})"
+    try:
+        _run(con, create, progress, total)
+    except duckdb.Error as exc:
+        message = f"不是可读的 CSV 文件 (not a readable CSV file: {str(exc).splitlines()[0]})"
+        raise _problem(filename, message) from None
+    logged = con.execute(f"SELECT line FROM {_ident(errors)}").fetchall()
+    rejected = sorted({int(line) for (line,) in logged})
+    if len(rejected) > MAX_REJECTED or len(logged) >= REJECTS_LIMIT:
+        con.execute(f"DROP TABLE {_ident(table)}")
+        message = (
+            f"超过 {MAX_REJECTED} 条记录结构有误，分隔符或格式可能不对 (more than {MAX_REJECTED} "
+            "malformed records: is it CSV, with this delimiter?)"
+        )
+        raise _problem(filename, message)
     listed = ", ".join(columns)
     sql = (
-        f"SELECT _row, {listed} FROM (SELECT row_number() OVER () + {skip} AS _row, {listed} "
-        f"FROM read_csv({options})) WHERE coalesce({listed}) IS NOT NULL"
+        f"SELECT {_row_number(skip, rejected)} AS _row, {listed} FROM {_ident(table)} "
+        f"WHERE coalesce({listed}) IS NOT NULL"
     )
     return RawSource(
         sql=sql,
@@ -341,12 +369,54 @@ def _text_source(
         delimiter=delimiter,
         sheet=None,
         header_rows=height,
-        rejects_sql=_rejects_sql(errors, scans, names),
-        temp_files=temp,
+        rejects_sql=_rejects_sql(errors, names) if rejected else None,
+        temp_files=(),
     )
 
 
-def _rejects_sql(errors: str, scans: str, names: Sequence[str]) -> str:
+def _run(con: duckdb.DuckDBPyConnection, sql: str, progress: Progress | None, total: int) -> None:
+    """Run ``sql``, reporting DuckDB's progress as a share of ``total`` meanwhile."""
+    if progress is None:
+        con.execute(sql)
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.25):
+            share = con.query_progress()
+            if share >= 0:
+                progress(int(share * total / 100), total)
+
+    watcher = threading.Thread(target=watch, name="source-progress", daemon=True)
+    watcher.start()
+    try:
+        con.execute(sql)
+    finally:
+        done.set()
+        watcher.join()
+    progress(total, total)
+
+
+def _row_number(skip: int, rejected: Sequence[int]) -> str:
+    """``_row`` from the table's rowid: the record number, past the records DuckDB rejected.
+
+    The j-th rejected record (DuckDB's record number r_j, 1-based j) moves every record with
+    rowid >= r_j - skip - j one number further; a balanced CASE tree counts those thresholds.
+    """
+    thresholds = [line - skip - j for j, line in enumerate(rejected, start=1)]
+
+    def passed(low: int, high: int) -> str:  # how many thresholds[low:high] are <= rowid, + low
+        if low == high:
+            return str(low)
+        middle = (low + high) // 2
+        below, above = passed(low, middle), passed(middle + 1, high)
+        return f"CASE WHEN rowid < {thresholds[middle]} THEN {below} ELSE {above} END"
+
+    shift = f" + {passed(0, len(thresholds))}" if thresholds else ""
+    return f"rowid + {skip + 1}{shift}"
+
+
+def _rejects_sql(errors: str, names: Sequence[str]) -> str:
     headers = ", ".join(f"('c{i}', {_literal(name)})" for i, name in enumerate(names))
     reasons = " ".join(
         f"WHEN {_literal(kind)} THEN {_literal(text)}" for kind, text in _REJECT_REASONS.items()
@@ -357,8 +427,7 @@ def _rejects_sql(errors: str, scans: str, names: Sequence[str]) -> str:
         f"concat(CASE CAST(e.error_type AS VARCHAR) {reasons} ELSE CAST(e.error_type AS VARCHAR) "
         "END, ': ', e.error_message) AS reason "
         f"FROM {_ident(errors)} AS e LEFT JOIN (VALUES {headers}) AS h(name, header) "
-        "ON e.column_name = h.name "
-        f"WHERE e.scan_id = (SELECT max(scan_id) FROM {_ident(scans)})"
+        "ON e.column_name = h.name"
     )
 
 

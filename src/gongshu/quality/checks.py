@@ -22,6 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from gongshu.catalog.vocab import FieldType
+from gongshu.datastore.coerce import duckdb_type
 
 __all__ = [
     "COMPARISONS",
@@ -42,17 +43,8 @@ __all__ = [
 ]
 
 
-# The column types the ingest writes for each field type.
-DUCKDB_TYPES: dict[str, str] = {
-    FieldType.STRING: "VARCHAR",
-    FieldType.INTEGER: "BIGINT",
-    FieldType.DECIMAL: "DOUBLE",
-    FieldType.MONEY: "DECIMAL(38,6)",
-    FieldType.DATE: "DATE",
-    FieldType.DATETIME: "TIMESTAMP",
-    FieldType.BOOLEAN: "BOOLEAN",
-    FieldType.BINARY: "BLOB",
-}
+# The column types the ingest writes for each field type (one table, in datastore.coerce).
+DUCKDB_TYPES: dict[str, str] = {kind: duckdb_type(kind) for kind in FieldType}
 NUMERIC_TYPES = frozenset({FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY})
 TEMPORAL_TYPES = frozenset({FieldType.DATE, FieldType.DATETIME})
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")

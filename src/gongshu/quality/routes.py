@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body
 
 from gongshu.datastore import service as datastore
 from gongshu.datastore.pages import mask_value, withheld_fields
-from gongshu.datastore.service import Datastore
-from gongshu.identity.deps import CurrentActor, UoW, request_context
+from gongshu.datastore.routes import Store
+from gongshu.identity.deps import CurrentActor, UoW
 from gongshu.kernel.errors import NotFound
 from gongshu.quality import elements, league, service
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
-
-
-def _store(request: Request) -> Datastore:
-    platform = request.app.state.platform
-    context = request_context(request)
-    store: Datastore = replace(platform.datastore, uow=lambda: platform.uow(context))
-    return store
-
-
-Store = Annotated[Datastore, Depends(_store)]
 
 
 def _masked_results(report: Any, private: frozenset[str]) -> list[dict[str, Any]]:
