@@ -231,18 +231,45 @@ def test_ragged_rows_and_bad_quoting_are_structural_rejects(
     assert reasons[2].startswith("引号使用不当")
 
 
-def test_a_record_longer_than_the_limit_is_a_structural_reject(
+@pytest.mark.parametrize("before", [1, 3000])
+def test_a_line_longer_than_the_limit_is_refused_naming_it(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    before: int,
+) -> None:
+    # DuckDB would drop such a line without a trace; 40 MiB stands in for 2 GB.
+    monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
+    head = "名称,值\n" + "".join(f"甲{i},{i}\n" for i in range(before))
+    long = "x" * (40 << 20)
+    error = refused(con, tmp_path, "a.csv", f"{head}{long},2\n乙,3\n".encode())
+    line = before + 2
+    assert (
+        f"line {line} is longer than 1 MiB, from byte offset {len(head.encode())}" in error.message
+    )
+    assert error.details[0]["row"] == line
+
+
+def test_a_long_last_line_without_a_line_break_is_refused(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
-    long = "x" * (3 << 20)
-    raw = upload(con, tmp_path, "a.csv", f"名称,值\n甲,1\n{long},2\n乙,3\n".encode())
-    assert rows(con, raw) == [(2, "甲", "1"), (4, "乙", "3")]
-    assert raw.rejects_sql is not None
-    (reject,) = con.execute(raw.rejects_sql).fetchall()
-    assert reject[0] == 3 and reject[3].startswith("记录过长")
+    error = refused(con, tmp_path, "a.csv", ("名称,值\n甲,1\n" + "y" * (3 << 20)).encode())
+    assert "line 3 is longer than 1 MiB" in error.message
+
+
+def test_lines_up_to_the_limit_are_read(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
+    monkeypatch.setattr(sources, "CHUNK", 1 << 16)
+    long = "x" * ((1 << 20) - 2)
+    raw = upload(con, tmp_path, "a.csv", f"名称,值\n甲,1\n{long},2\n乙,3".encode())
+    assert [(row, len(name)) for row, name, _ in rows(con, raw)] == [(2, 1), (3, len(long)), (4, 1)]
 
 
 def test_a_file_that_is_one_endless_line_is_refused_naming_line_1(
@@ -293,9 +320,7 @@ def test_unreadable_files_are_refused_naming_the_file(
     assert error.details[0]["file"] == name
 
 
-def test_many_rejects_keep_every_row_number(
-    con: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
+def test_many_rejects_keep_every_row_number(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     lines = [f"{i},值{i}" if i % 7 else f"{i}" for i in range(1, 3000)]  # every 7th is short
     raw = upload(con, tmp_path, "a.csv", ("序号,值\n" + "\n".join(lines) + "\n").encode())
     found = rows(con, raw)
