@@ -39,6 +39,7 @@ from gongshu.identity.deps import CurrentActor, UoW, verify_csrf
 from gongshu.identity.models import User
 from gongshu.identity.pages import render, see_other
 from gongshu.kernel.errors import Conflict, InvalidInput, PayloadTooLarge
+from gongshu.kernel.text import mask_value
 from gongshu.kernel.uow import UnitOfWork
 
 __all__ = [
@@ -77,14 +78,6 @@ class QualityPanel(Protocol):
     ) -> dict[str, Any] | None:
         """The context of ``quality_version.html`` for one version (None: not assessed)."""
         ...
-
-
-def mask_value(value: object) -> str:
-    """A value of an identifier or sensitive field as pages show it: ``1101**********1234``."""
-    text = "" if value is None else str(value)
-    if len(text) <= 6:
-        return text[:1] + "*" * max(len(text) - 1, 0)
-    return text[:4] + "*" * (len(text) - 8) + text[-4:]
 
 
 def withheld_fields(columns: Iterable[dict[str, Any]]) -> frozenset[str]:

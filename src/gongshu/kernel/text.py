@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gongshu.kernel.errors import InvalidInput
 
-__all__ = ["decode_text"]
+__all__ = ["decode_text", "mask_value"]
 
 
 def decode_text(raw: bytes, *, filename: str = "<upload>") -> str:
@@ -17,3 +17,11 @@ def decode_text(raw: bytes, *, filename: str = "<upload>") -> str:
         except UnicodeDecodeError:
             continue
     raise InvalidInput(f"{filename}: not UTF-8, GB18030 or UTF-16 text")
+
+
+def mask_value(value: object) -> str:
+    """An identifier or sensitive value as people may see it: ``1101**********1234``."""
+    text = "" if value is None else str(value)
+    if len(text) <= 6:
+        return text[:1] + "*" * max(len(text) - 1, 0)
+    return text[:4] + "*" * (len(text) - 8) + text[-4:]

@@ -28,6 +28,7 @@ from gongshu.datastore.models import DatasetVersion
 from gongshu.datastore.service import Datastore, latest_version
 from gongshu.identity import Actor, Organisation, audit, authorize
 from gongshu.kernel.errors import InvalidInput, NotFound
+from gongshu.kernel.text import mask_value
 from gongshu.kernel.uow import UnitOfWork
 from gongshu.quality import basedata
 from gongshu.quality.models import DataElement
@@ -269,13 +270,6 @@ def source_checks(
     return checks
 
 
-def _mask(value: object) -> str:
-    text = "" if value is None else str(value)
-    if len(text) <= 6:
-        return text[:1] + "*" * max(len(text) - 1, 0)
-    return text[:4] + "*" * (len(text) - 8) + text[-4:]
-
-
 def run_source_checks(
     con: duckdb.DuckDBPyConnection, path: str, checks: Sequence[SourceCheck]
 ) -> dict[str, Any]:
@@ -307,7 +301,7 @@ def run_source_checks(
                 "matched": int(counted[0]),
                 "disagreeing": int(counted[1]),
                 "examples": [
-                    {"key": _mask(k), "value": str(v), "source_value": str(sv)}
+                    {"key": mask_value(k), "value": str(v), "source_value": str(sv)}
                     for k, v, sv in examples
                 ],
             }

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body
 
 from gongshu.datastore import service as datastore
-from gongshu.datastore.pages import mask_value, withheld_fields
+from gongshu.datastore.pages import withheld_fields
 from gongshu.datastore.routes import Store
 from gongshu.identity.deps import CurrentActor, UoW
 from gongshu.kernel.errors import NotFound
+from gongshu.kernel.text import mask_value
 from gongshu.quality import elements, league, service
 
 __all__ = ["router"]
