@@ -128,7 +128,7 @@ def _stage_sql(raw: RawSource, plans: Sequence[FieldPlan], mapping: ColumnMappin
     return f"SELECT {columns} FROM (SELECT {', '.join(inner)} FROM ({raw.sql}) AS src)"
 
 
-def _copy(con: duckdb.DuckDBPyConnection, select: str, target: Path) -> str:
+def _copy(select: str, target: Path) -> str:
     return (
         f"COPY ({select}) TO {sql_string(str(target))} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
@@ -172,7 +172,7 @@ def read_file(
     step = time.perf_counter()
     run_with_progress(
         con,
-        _copy(con, _stage_sql(raw, fields, mapping), stage),
+        _copy(_stage_sql(raw, fields, mapping), stage),
         lambda pct: tell("typing", pct),
     )
     seconds["typing"] = time.perf_counter() - step
@@ -232,12 +232,10 @@ def read_file(
     names = ", ".join(quote(plan.name) for plan in fields)
     good = f"SELECT {names} FROM {staged}" + (" WHERE NOT _bad" if rows_bad else "")
     result.version_file = workdir / "version.parquet"
-    run_with_progress(con, _copy(con, good, result.version_file), lambda pct: tell("storing", pct))
+    run_with_progress(con, _copy(good, result.version_file), lambda pct: tell("storing", pct))
     if rows_bad:
         result.quarantine_file = workdir / "quarantine.parquet"
-        con.execute(
-            _copy(con, _quarantine_sql(staged, fields, error_columns), result.quarantine_file)
-        )
+        con.execute(_copy(_quarantine_sql(staged, fields, error_columns), result.quarantine_file))
     seconds["storing"] = time.perf_counter() - step
     stage.unlink(missing_ok=True)
     return result

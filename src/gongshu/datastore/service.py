@@ -24,7 +24,7 @@ from gongshu.datastore.errors import VersionNotFound, VersionRefused
 from gongshu.datastore.lake import Lake, file_digest
 from gongshu.datastore.models import DatasetSettings, DatasetVersion, IngestRun
 from gongshu.datastore.schemas import SettingsInput
-from gongshu.identity import Actor, audit, authorize, can
+from gongshu.identity import Actor, audit, authorize
 from gongshu.kernel.errors import GongshuError, InvalidInput
 from gongshu.kernel.events import Event
 from gongshu.kernel.ids import new_id
@@ -451,8 +451,3 @@ def _finish(
         run.error = error
         run.finished_at = uow.clock.now()
         uow.commit()
-
-
-def can_read_rows(actor: Actor, entry: Entry) -> bool:
-    """True when the actor may read the rows of the entry's versions (its own data)."""
-    return can(actor, "dataset.rows", catalog.resource(entry))
