@@ -222,7 +222,7 @@ def test_timeliness_compares_the_version_date_with_the_frequency(registry: str) 
         "field": "",
         "value": "2024-11-29",
         "age_days": 33,
-        "allowed_days": 32,
+        "allowed_days": 31,
     }
     never = _one(registry, rule, version_date=date(2000, 1, 1), update_frequency="irregular")
     assert never.failed == 0

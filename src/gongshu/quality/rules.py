@@ -37,7 +37,7 @@ from typing import Any
 
 import duckdb
 
-from gongshu.catalog.vocab import FieldType, UpdateFrequency
+from gongshu.catalog.vocab import FREQUENCY_INTERVALS, FieldType, UpdateFrequency
 from gongshu.kernel.clock import SystemClock, local_date
 from gongshu.kernel.errors import InvalidInput
 from gongshu.quality.checks import (
@@ -116,16 +116,11 @@ DIMENSION_OF: dict[RuleKind, Dimension] = {
     RuleKind.TIMELINESS: Dimension.TIMELINESS,
 }
 
-# Days after its date a version of each update frequency is overdue (None: never).
+# Days after its date a version of each update frequency is overdue (None: never): the
+# catalogue's own intervals, so the entry page and the timeliness score agree.
 OVERDUE_AFTER_DAYS: dict[UpdateFrequency, int | None] = {
-    UpdateFrequency.REALTIME: 1,
-    UpdateFrequency.DAILY: 2,
-    UpdateFrequency.WEEKLY: 8,
-    UpdateFrequency.MONTHLY: 32,
-    UpdateFrequency.QUARTERLY: 93,
-    UpdateFrequency.SEMIANNUAL: 184,
-    UpdateFrequency.ANNUAL: 366,
-    UpdateFrequency.IRREGULAR: None,
+    frequency: (interval.days if interval is not None else None)
+    for frequency, interval in FREQUENCY_INTERVALS.items()
 }
 SEVERITIES = ("error", "warning")
 TODAY = "today"
