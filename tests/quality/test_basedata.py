@@ -243,6 +243,7 @@ def test_a_copy_is_checked_against_the_enterprise_registry(
         f"{USCCS[1]},企业一",  # disagrees with the registry's name
         f"{_wrong_check(USCCS[2])},企业2",  # invalid check character, so unknown too
         f"{UNREGISTERED},无此企业",  # valid but not registered
+        f" {USCCS[3].lower()},企业3",  # registered, written in lower case with a space
     ]
     path = _csv(tmp_path / "copy.csv", "统一社会信用代码,企业名称", rows)
     version_id = _ingest(platform, city.officer, copy_id, path)
@@ -250,7 +251,7 @@ def test_a_copy_is_checked_against_the_enterprise_registry(
         report = uow.session.get(QualityReport, version_id)
         assert report is not None
         results = {r["kind"]: r for r in report.results if r["fields"] == ["统一社会信用代码"]}
-        assert (results["reference"]["checked"], results["reference"]["failed"]) == (4, 2)
+        assert (results["reference"]["checked"], results["reference"]["failed"]) == (5, 2)
         assert results["uscc"]["failed"] == 1
         (found,) = basedata.copies(uow, actor=city.admin, kind="enterprise")
     assert (found.entry_id, found.field, found.version_id) == (

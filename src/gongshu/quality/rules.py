@@ -788,6 +788,9 @@ def _reference(
     left, right = "t.v", "r.k"
     if ref_type != types[rule.fields[0]]:
         left, right = "CAST(t.v AS VARCHAR)", "CAST(r.k AS VARCHAR)"
+    if rule.params.get("registry"):
+        # Registry keys are stored folded (upper case, no spaces): fold the copy's side too.
+        left, right = "upper(trim(CAST(t.v AS VARCHAR)))", "CAST(r.k AS VARCHAR)"
     sample = f", {_first_rows('r.k IS NULL', 't.rn', samples)}" if samples else ""
     statement = (
         f"SELECT count(*), count(*) FILTER (WHERE r.k IS NULL){sample} "
