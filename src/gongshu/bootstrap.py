@@ -24,6 +24,8 @@ from gongshu.kernel.settings import Settings, load_settings
 from gongshu.kernel.uow import RequestContext, UnitOfWork
 from gongshu.ledger.service import LedgerKeys, anchor_audit_record
 from gongshu.quality.service import on_version_stored
+from gongshu.sandbox.service import Sandbox
+from gongshu.sandbox.worker import WorkerPool
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -102,6 +104,19 @@ class Platform:
         )
 
     @cached_property
+    def sandbox(self) -> Sandbox:
+        """Guarded queries in worker processes (started on first use, stopped by dispose)."""
+        settings = self.settings
+        return Sandbox(
+            uow=self.uow,
+            store=self.datastore,
+            pool=WorkerPool(settings.sandbox_workers),
+            timeout_seconds=settings.sandbox_timeout_seconds,
+            memory_limit=settings.sandbox_memory_limit,
+            threads=settings.sandbox_threads,
+        )
+
+    @cached_property
     def app(self) -> FastAPI:
         """The HTTP application: API, web pages and health check."""
         from gongshu.api.app import create_api
@@ -114,7 +129,9 @@ class Platform:
         return app
 
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections and stop sandbox workers."""
+        if "sandbox" in self.__dict__:
+            self.sandbox.pool.close()
         self.engine.dispose()
 
 

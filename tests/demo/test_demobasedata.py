@@ -206,3 +206,38 @@ def test_objections_on_the_copies_stand_in_three_states(demo: Demo) -> None:
         (PENALTIES, "corrected", True, "统一社会信用代码"),
         (STATIONS, "raised", False, "统一社会信用代码"),
     ])  # fmt: skip
+
+
+def test_the_operator_persona_computes_on_the_population_in_the_sandbox(demo: Demo) -> None:
+    from gongshu.sandbox import history, service, shared_models
+
+    platform = demo.platform
+    operator = actor(platform, "operator")
+    with platform.uow() as uow:
+        population, code = uow.session.execute(
+            sa.select(Entry.id, Entry.resource_code).where(Entry.name == POPULATION)
+        ).one()
+        grants = {
+            g.release_policy: g
+            for g in history.sandbox_grants(uow, actor=operator)
+            if g.entry_ref == population
+        }
+        (model,) = shared_models.list_models(uow, actor=operator)
+        model_grant = next(
+            g.id
+            for g in history.sandbox_grants(uow, actor=operator)
+            if g.entry_ref == shared_models.model_ref(model.id)
+        )
+        aggregate, dp, model_id = grants["aggregate"].id, grants["dp"].id, model.id
+    sql = f'SELECT 性别, count(*) AS n FROM "{code}" GROUP BY 性别 ORDER BY 性别'
+    result = service.run_query(platform.sandbox, actor=operator, grant_id=aggregate, sql=sql)
+    assert [row[0] for row in result.rows] == ["女", "男"]
+    assert 900 < sum(row[1] for row in result.rows) <= 1010
+    counts = f'SELECT 性别, count(*) AS n FROM "{code}" GROUP BY 性别'
+    noisy = service.run_query(platform.sandbox, actor=operator, grant_id=dp, sql=counts)
+    assert noisy.epsilon_spent == pytest.approx(0.5) and noisy.budget_left == pytest.approx(2.5)
+    by_model = shared_models.run_model(
+        platform.sandbox, actor=operator, model_id=model_id, grant_id=model_grant,
+        params={"sex": "女"},
+    )  # fmt: skip
+    assert by_model.columns == ["学历", "人数"] and by_model.rows

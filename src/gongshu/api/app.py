@@ -20,6 +20,7 @@ from gongshu.kernel.errors import DatabaseUnavailable
 from gongshu.ledger.routes import router as ledger_router
 from gongshu.quality.routes import router as quality_router
 from gongshu.quality.routes_objections import router as objections_router
+from gongshu.sandbox.routes import router as sandbox_router
 
 __all__ = ["create_api"]
 
@@ -46,6 +47,7 @@ def create_api(platform: PlatformPort) -> FastAPI:
     app.include_router(datastore_router)
     app.include_router(quality_router)
     app.include_router(objections_router)
+    app.include_router(sandbox_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> Any:

@@ -157,7 +157,7 @@ def run(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def main() -> None:
     """Entry point of the ``gongshu`` script."""
-    from gongshu.cli import admin, catalog, ingest, ledger, objections, setup  # noqa: F401  (commands register)
+    from gongshu.cli import admin, catalog, ingest, ledger, objections, sandbox, setup  # noqa: F401
 
     try:
         app()

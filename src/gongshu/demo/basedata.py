@@ -36,6 +36,7 @@ from gongshu.catalog.models import Entry
 from gongshu.catalog.vocab import TYPE_LABELS
 from gongshu.datastore.service import Datastore, ingest_file
 from gongshu.demo.citydata import Citizen, City, Enterprise
+from gongshu.demo.sandbox import load_sandbox_demo
 from gongshu.identity import service as identity
 from gongshu.identity.authz import Actor
 from gongshu.identity.models import Role, User
@@ -483,6 +484,19 @@ def load_base_data(
             versions[name] = _ingest(store, officers[short_name], entries[name], path, "演示数据")
             report(_STAGE, step, _STEPS)
     filed = _objections(uow_factory, store, officers, entries, versions, sheets)
+    with uow_factory() as uow:
+        codes = dict(
+            uow.session.execute(
+                sa.select(Entry.id, Entry.resource_code).where(
+                    Entry.id.in_([entries[POPULATION], entries[ENROLMENT]])
+                )
+            ).all()
+        )
+    load_sandbox_demo(
+        uow_factory, store, admin=admin, city=city, police=officers["市公安局"],
+        entries={"population": entries[POPULATION], "enrolment": entries[ENROLMENT]},
+        codes={"population": codes[entries[POPULATION]]},
+    )  # fmt: skip
     report(_STAGE, _STEPS, _STEPS)
     return BaseDataSummary(len(items), versions, filed)
 

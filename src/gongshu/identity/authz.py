@@ -260,6 +260,47 @@ ACTIONS: dict[str, Action] = _actions(
         },
         "accept, verify, answer and correct objections on one's own data",
     ),
+    Action(
+        "sandbox.query",
+        True,
+        {Role.OPERATOR: Reach.OWN, Role.DEPT_OFFICER: Reach.OWN, Role.DISTRICT_OFFICER: Reach.OWN},
+        "compute in the sandbox under one's organisation's sandbox grants",
+    ),
+    Action(
+        "sandbox.read",
+        False,
+        {
+            Role.OPERATOR: Reach.OWN,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.AUDITOR: Reach.ALL,
+            Role.SECURITY_OFFICER: Reach.ALL,
+        },
+        "see sandbox queries: one's organisation's, or all for oversight",
+    ),
+    Action(
+        "sandbox.review",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL, Role.SECURITY_OFFICER: Reach.ALL},
+        "review sandbox queries flagged as differencing",
+    ),
+    Action(
+        "sandbox.model.publish",
+        True,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "publish or withdraw a shared model (共享模型) over one's own data",
+    ),
+    Action(
+        "sandbox.model.read",
+        False,
+        {role: Reach.ALL for role in Role if role != Role.PUBLIC},
+        "list shared models and their parameters",
+    ),
     Action("calendar.read", False, {role: Reach.ALL for role in Role}, "read the calendar"),
     Action("calendar.edit", True, {Role.BUREAU_ADMIN: Reach.ALL}, "import or edit holidays"),
 )

@@ -13,8 +13,14 @@ import sqlalchemy as sa
 
 from gongshu.identity.authz import Actor, Resource, authorize, can
 from gongshu.identity.errors import GrantDenied, GrantNotFound
-from gongshu.identity.models import DeliveryMode, Grant, GrantStatus, Organisation
-from gongshu.identity.schemas import AccessDecision, GrantCreate
+from gongshu.identity.models import (
+    DeliveryMode,
+    Grant,
+    GrantStatus,
+    Organisation,
+    ReleasePolicy,
+)
+from gongshu.identity.schemas import AccessDecision, GrantCreate, SandboxParams
 from gongshu.identity.service import audit, organisation_by_code
 from gongshu.kernel.audit import snapshot
 from gongshu.kernel.errors import Conflict, InvalidInput, NotFound
@@ -58,10 +64,7 @@ def create_grant(uow: UnitOfWork, *, actor: Actor, data: GrantCreate) -> Grant:
     fields = sorted(set(data.fields))
     if ALL_FIELDS in fields and len(fields) > 1:
         raise InvalidInput.field("body.fields", "'*' means every field; list nothing else")
-    if DeliveryMode.SANDBOX in data.delivery_modes and data.min_group_size is None:
-        raise InvalidInput.field(
-            "body.min_group_size", "sandbox delivery needs a minimum group size"
-        )
+    policy, params = _release_policy(data)
     grant = Grant(
         id=new_id("grt"),
         subject_organisation_id=subject.id,
@@ -76,6 +79,9 @@ def create_grant(uow: UnitOfWork, *, actor: Actor, data: GrantCreate) -> Grant:
         min_group_size=data.min_group_size,
         dp_epsilon_budget=data.dp_epsilon_budget,
         rate_limit_per_minute=data.rate_limit_per_minute,
+        release_policy=policy.value if policy else None,
+        policy_params=params.model_dump(mode="json") if params else None,
+        pinned_version_id=data.pinned_version_id if policy else None,
         status=GrantStatus.ACTIVE.value,
         status_reason="",
         issued_by_id=actor.user_id,
@@ -87,6 +93,26 @@ def create_grant(uow: UnitOfWork, *, actor: Actor, data: GrantCreate) -> Grant:
     audit(uow, actor, "grant.create", "grant", grant.id, after=snapshot(grant))
     uow.commit()
     return grant
+
+
+def _release_policy(data: GrantCreate) -> tuple[ReleasePolicy | None, SandboxParams | None]:
+    """A sandbox grant's release policy (aggregate unless said), with what it needs."""
+    if DeliveryMode.SANDBOX not in data.delivery_modes:
+        if data.release_policy or data.policy_params or data.pinned_version_id:
+            raise InvalidInput.field(
+                "body.release_policy", "only sandbox delivery has a release policy"
+            )
+        return None, None
+    policy = data.release_policy or ReleasePolicy.AGGREGATE
+    if policy is ReleasePolicy.AGGREGATE and data.min_group_size is None:
+        raise InvalidInput.field(
+            "body.min_group_size", "沙箱聚合发布需要最小分组 k (aggregate release needs k)"
+        )
+    if policy is ReleasePolicy.DP and data.dp_epsilon_budget is None:
+        raise InvalidInput.field(
+            "body.dp_epsilon_budget", "差分隐私发布需要隐私预算 (dp release needs a budget)"
+        )
+    return policy, data.policy_params or SandboxParams()
 
 
 def grant_counts(uow: UnitOfWork, *, actor: Actor) -> dict[str, int]:

@@ -20,6 +20,7 @@ __all__ = [
     "Membership",
     "OrgKind",
     "Organisation",
+    "ReleasePolicy",
     "Role",
     "User",
 ]
@@ -75,6 +76,14 @@ class DeliveryMode(StrEnum):
     BATCH = "batch"
     FILE = "file"
     SANDBOX = "sandbox"
+
+
+class ReleasePolicy(StrEnum):
+    """What a sandbox grant may take out of the sandbox (原始数据不出域)."""
+
+    AGGREGATE = "aggregate"  # aggregates over at least k distinct subjects per released row
+    DP = "dp"  # differentially private counts, sums, means and histograms, within a budget
+    ROWS = "rows"  # row-level results, e.g. a department over its own data
 
 
 class GrantStatus(StrEnum):
@@ -191,6 +200,11 @@ class Grant(Base):
     delivery_modes: Mapped[list[str]] = mapped_column(sa.JSON)
     min_group_size: Mapped[int | None]
     dp_epsilon_budget: Mapped[float | None]
+    # Sandbox grants: the release policy, its parameters (DP bounds and public domains, rows per
+    # subject, differencing action, row cap) and an optional pinned dataset version.
+    release_policy: Mapped[str | None] = mapped_column(sa.String(20))
+    policy_params: Mapped[dict[str, Any] | None]
+    pinned_version_id: Mapped[str | None] = mapped_column(sa.String(40))
     rate_limit_per_minute: Mapped[int | None]
     status: Mapped[str] = mapped_column(sa.String(20), default=GrantStatus.ACTIVE)
     status_reason: Mapped[str] = mapped_column(sa.String(1000), default="")

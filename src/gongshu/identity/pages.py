@@ -58,14 +58,17 @@ CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
         ("授权管理", "签发、暂停、撤销数据授权", "/console/grants"),
         ("工作日历", "导入节假日与调休安排", "/console/calendar"),
         ("目录治理", "审核与发布数据目录", "/console/catalog/review"),
+        ("沙箱查询审查", "复核被标记为疑似差分攻击的沙箱查询", "/console/sandbox/review"),
     ],
     Role.DEPT_OFFICER: [
         ("本部门授权", "查看本部门获得的数据授权", "/console/grants"),
         ("本部门目录", "编制目录、上传数据、答复申请与异议", "/console/catalog?provider={org}"),
+        ("沙箱查询", "在可用不可见的沙箱中运行受控查询", "/console/sandbox"),
     ],
     Role.DISTRICT_OFFICER: [
         ("本区授权", "查看本区获得的数据授权", "/console/grants"),
         ("区级目录", "四级目录与数据回流", "/console/catalog/district/{org}"),
+        ("沙箱查询", "在可用不可见的沙箱中运行受控查询", "/console/sandbox"),
     ],
     Role.REGISTRAR: [("登记受理", "受理、审核、公示数据资源与产品登记", None)],
     Role.AUTHORITY: [
@@ -75,6 +78,7 @@ CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
     Role.OPERATOR: [
         ("本机构授权", "查看本机构的数据授权", "/console/grants"),
         ("专区与沙箱", "在专区内运行受控查询、管理产品与价格", None),
+        ("沙箱查询", "在可用不可见的沙箱中运行受控查询", "/console/sandbox"),
     ],
     Role.PRICE_REGULATOR: [("最高准许收入", "核定最高准许收入与价格报告", None)],
     Role.AUDITOR: [
@@ -84,6 +88,7 @@ CONSOLE_TILES: dict[Role, list[tuple[str, str, str | None]]] = {
     Role.SECURITY_OFFICER: [
         ("审计日志", "检索操作记录、复核审计员行为", "/console/audit"),
         ("紧急冻结", "暂停可疑授权", "/console/grants"),
+        ("沙箱查询审查", "复核被标记为疑似差分攻击的沙箱查询", "/console/sandbox/review"),
     ],
     Role.PUBLIC: [("数据开放", "检索与下载开放数据、申请数据", None)],
 }

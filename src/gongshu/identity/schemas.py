@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from gongshu.identity.models import DeliveryMode, Grant, OrgKind, Role
+from gongshu.identity.models import DeliveryMode, Grant, OrgKind, ReleasePolicy, Role
 
 __all__ = [
     "AccessCheck",
@@ -151,6 +151,27 @@ class TokenIssued(TokenRead):
     token: str
 
 
+class SandboxParams(_In):
+    """Parameters of a sandbox grant's release policy."""
+
+    # DP: clamp range per numeric field, public value list per grouping field.
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    domains: dict[str, list[RowFilterValue]] = Field(default_factory=dict)
+    max_contributions: int = Field(default=1, ge=1, le=1000)
+    epsilon_per_query: float = Field(default=0.5, gt=0, le=10)
+    # What a differencing series (near-identical aggregates a few subjects apart) leads to.
+    differencing: Literal["flag", "block"] = "flag"
+    max_rows: int = Field(default=10_000, ge=1, le=100_000)
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (low, high) in value.items():
+            if not low < high:
+                raise ValueError(f"bounds of {name!r}: lower must be below upper")
+        return value
+
+
 class GrantCreate(_In):
     """Issue a grant."""
 
@@ -166,6 +187,9 @@ class GrantCreate(_In):
     min_group_size: int | None = Field(default=None, ge=2)
     dp_epsilon_budget: float | None = Field(default=None, gt=0)
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    release_policy: ReleasePolicy | None = None
+    policy_params: SandboxParams | None = None
+    pinned_version_id: str | None = Field(default=None, max_length=40)
 
     @field_validator("valid_from", "valid_until")
     @classmethod
@@ -191,6 +215,9 @@ class GrantRead(_Out):
     min_group_size: int | None
     dp_epsilon_budget: float | None
     rate_limit_per_minute: int | None
+    release_policy: str | None = None
+    policy_params: dict[str, Any] | None = None
+    pinned_version_id: str | None = None
     status: str
     effective_status: str = ""
     status_reason: str

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # (0: one per core).
     duckdb_memory_limit: str = Field(default="1200MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
     duckdb_threads: int = Field(default=0, ge=0, le=256)
+    # The sandbox: worker processes kept ready, and what one query may use before it is killed.
+    sandbox_workers: int = Field(default=2, ge=1, le=64)
+    sandbox_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    sandbox_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    sandbox_threads: int = Field(default=2, ge=1, le=256)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)

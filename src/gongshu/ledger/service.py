@@ -319,6 +319,7 @@ ANCHORED_ACTIONS = (
     "dataset.",
     "element.",
     "objection.",
+    "sandbox.",
     "grant.",
     "organisation.",
     "role.",

@@ -18,6 +18,7 @@ from gongshu.ledger.pages import router as ledger_pages
 from gongshu.quality.pages import router as quality_pages
 from gongshu.quality.pages_objections import entry_notices as objection_notices
 from gongshu.quality.pages_objections import router as objection_pages
+from gongshu.sandbox.pages import router as sandbox_pages
 from gongshu.web.i18n import LANGUAGES, load_translations
 from gongshu.web.middleware import PageMiddleware
 
@@ -88,3 +89,4 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     app.include_router(catalog_pages)
     app.include_router(objection_pages)
     app.include_router(quality_pages)
+    app.include_router(sandbox_pages)
