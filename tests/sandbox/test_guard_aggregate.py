@@ -136,7 +136,7 @@ def test_views_of_distinct_subjects_count_rows_without_distinct(
     unique = replace(SPECS[0], unique_subjects=True)
     sql = f"SELECT dept, count(*) AS n FROM {P} GROUP BY dept ORDER BY dept"
     plan = plan_of(sql, "aggregate", specs=(unique, SPECS[1]))
-    assert 'COUNT("3a0100301/000012"."__subject") AS "__k1"' in plan.sql
+    assert 'COUNT(*) AS "__k1"' in plan.sql  # the subject column is not even read
     assert raw(plan, con) == [("A", 6, 6), ("B", 5, 5), ("C", 1, 1)]
     joined = plan_of(
         f"SELECT a.dept, count(*) AS n FROM {P} a JOIN {P} b ON a.id = b.id GROUP BY a.dept",

@@ -8,6 +8,7 @@ domain are dropped, before any noise is added.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -166,3 +167,18 @@ def test_other_shapes_are_unsupported(sql: str) -> None:
 )
 def test_general_refusals_hold_under_dp(sql: str, reason: str) -> None:
     assert refusal(sql, "dp").reason == reason
+
+
+def test_rows_that_are_distinct_subjects_need_no_ranking_pass(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    unique = [replace(spec, unique_subjects=True) for spec in SPECS]
+    plain = check(HISTOGRAM, unique, policy="dp", max_contributions=1)
+    ranked = check(HISTOGRAM, SPECS, policy="dp", max_contributions=1)
+    assert "ROW_NUMBER" not in plain.sql.upper()
+    assert "ROW_NUMBER" in ranked.sql.upper()
+    # Without the bound every row counts: the plain plan's counts are the raw per-key counts.
+    raw = dict(con.execute(f"SELECT clinic, count(*) FROM {V} GROUP BY clinic").fetchall())
+    assert {key: row[0] for key, row in rows_by_key(plain, con).items()} == {
+        key: n for key, n in raw.items() if key in dict(rows_by_key(plain, con))
+    }

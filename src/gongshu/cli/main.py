@@ -132,8 +132,9 @@ def handled() -> Iterator[None]:
         if state.json:
             err.print_json(json.dumps({"error": _jsonable(exc.to_dict())}, ensure_ascii=False))
         else:
+            code = exc.to_dict()["code"]  # a domain error may name a more precise code
             err.print(
-                f"[bold red]error[/] {escape(f'[{exc.code}] {exc.message}')}",
+                f"[bold red]error[/] {escape(f'[{code}] {exc.message}')}",
                 highlight=False,
                 soft_wrap=True,
             )

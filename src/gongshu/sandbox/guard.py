@@ -14,6 +14,7 @@ The SQL that runs is generated from the validated tree, never the user's text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -187,6 +188,15 @@ def check(
         raise ValueError(f"unknown policy {policy!r}")
     if max_contributions < 1:
         raise ValueError("max_contributions must be at least 1")
+    return _cached_check(sql, tuple(tables), policy, max_contributions)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_check(
+    sql: str, tables: tuple[TableSpec, ...], policy: Policy, max_contributions: int
+) -> Plan:
+    # The same text over the same granted tables always gives the same plan (or refusal), so
+    # dashboards that re-run their queries skip parsing. Plans are frozen; refusals re-raise.
     try:
         return _check(sql, tables, policy, max_contributions)
     except QueryRefused:

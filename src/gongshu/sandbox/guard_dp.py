@@ -114,6 +114,7 @@ class _Builder:
             fold(item.name): item for item in spec.fields if not item.name.startswith("__")
         }
         self.alias = alias
+        self.spec = spec
         self.inner: list[exp.Expr] = []
         self.outer: list[exp.Expr] = []
 
@@ -280,12 +281,16 @@ def _assemble(
         conditions.append(exp.In(this=column.copy(), expressions=domain))
         builder.inner.append(exp.alias_(column, f"__g{index}", quoted=True))
         key_columns.append(exp.column(f"__g{index}", table="__b", quoted=True))
-    ranking = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[exp.column(SUBJECT, table=builder.alias, quoted=True)],
-        order=exp.Order(expressions=[exp.Ordered(this=exp.Rand())]),
-    )
-    builder.inner.append(exp.alias_(ranking, "__rn", quoted=True))
+    # Rows known to be distinct subjects (measured per version) already contribute one row
+    # each: no ranking pass is needed to bound contributions.
+    bounded = builder.spec.unique_subjects
+    if not bounded:
+        ranking = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[exp.column(SUBJECT, table=builder.alias, quoted=True)],
+            order=exp.Order(expressions=[exp.Ordered(this=exp.Rand())]),
+        )
+        builder.inner.append(exp.alias_(ranking, "__rn", quoted=True))
     inner = exp.select(*builder.inner).from_(table.copy())
     if conditions:
         inner = inner.where(exp.and_(*conditions))
@@ -293,16 +298,16 @@ def _assemble(
         exp.alias_(column, name or "", quoted=True)
         for column, name in zip(key_columns, key_names, strict=True)
     ]
-    outer = (
-        exp.select(*outer_keys, *builder.outer)
-        .from_(exp.alias_(exp.Subquery(this=inner), "__b", table=True, quoted=True))
-        .where(
+    outer = exp.select(*outer_keys, *builder.outer).from_(
+        exp.alias_(exp.Subquery(this=inner), "__b", table=True, quoted=True)
+    )
+    if not bounded:
+        outer = outer.where(
             exp.LTE(
                 this=exp.column("__rn", table="__b", quoted=True),
                 expression=exp.Literal.number(max_contributions),
             )
         )
-    )
     if key_columns:
         outer = outer.group_by(*(column.copy() for column in key_columns))
     return outer

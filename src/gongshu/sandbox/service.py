@@ -371,6 +371,23 @@ def _job(sandbox: Sandbox, scope: Scope, run: _Run) -> Job:
     )
 
 
+def _run_job(sandbox: Sandbox, job: Job) -> list[StatementResult]:
+    """Run in a worker; a run-time error says nothing of the data that caused it."""
+    try:
+        return sandbox.pool.run(job)
+    except QueryFailed as failed:
+        if failed.reason != "execution_error":
+            raise
+        # DuckDB's messages quote the offending value ("could not convert string '1101…'"),
+        # and its optimiser may evaluate a user's predicate on rows the view filters out.
+        raise QueryFailed(
+            "execution_error",
+            "查询运行出错（为防止数据经由错误信息泄露，不显示详情；请检查类型转换与取值范围） "
+            "(the query failed at run time; details are withheld so that no value leaks "
+            "through an error message — check casts and value ranges)",
+        ) from None
+
+
 @dataclass
 class _Released:
     columns: list[str]
@@ -490,7 +507,7 @@ def execute(
             # The scope outlives this unit of work: detach it with what it loaded.
             uow.session.expunge_all()
         run = _prepare(sandbox, scope, sql, epsilon)
-        results = sandbox.pool.run(_job(sandbox, scope, run))
+        results = _run_job(sandbox, _job(sandbox, scope, run))
         released = _release(scope, run, results)
     except GongshuError as error:
         outcome = QueryOutcome.FAILED if isinstance(error, QueryFailed) else QueryOutcome.REFUSED
