@@ -213,10 +213,16 @@ ATTACKS: list[tuple[str, str, str]] = [
         REFUSED,
     ),
     # Error messages as a side channel.
-    ("a cast error that would echo an identifier",
-     f"SELECT count(*) AS n FROM {P} WHERE CAST(公民身份号码 AS INTEGER) > 0", EITHER),
-    ("a cast error that would echo a name",
-     f"SELECT 区划, sum(CAST(姓名 AS INTEGER)) AS s FROM {P} GROUP BY 区划", EITHER),
+    (
+        "a cast error that would echo an identifier",
+        f"SELECT count(*) AS n FROM {P} WHERE CAST(公民身份号码 AS INTEGER) > 0",
+        EITHER,
+    ),
+    (
+        "a cast error that would echo a name",
+        f"SELECT 区划, sum(CAST(姓名 AS INTEGER)) AS s FROM {P} GROUP BY 区划",
+        EITHER,
+    ),
     # Parsing tricks.
     (
         "a second statement after a comment",
