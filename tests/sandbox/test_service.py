@@ -209,3 +209,76 @@ def test_the_api_answers_in_the_documented_shape(world: World, client: TestClien
     assert names == {world.persons_code, world.jobs_code}
     listed = client.get("/api/v1/sandbox/queries", headers=headers).json()["data"]
     assert [q["outcome"] for q in listed] == ["refused", "released"]
+
+
+def test_a_huge_query_is_refused_by_the_guard_and_recorded(world: World) -> None:
+    huge = f'SELECT count(*) AS n FROM "{world.persons_code}" WHERE ' + " OR ".join(
+        f"区划 = '{n:06d}'" for n in range(3000)
+    )
+    with pytest.raises(QueryRefused) as refused:
+        _run(world, huge)
+    assert refused.value.reason == "sql_too_long"
+    (record,) = _records(world)
+    assert record.outcome == "refused" and record.error_code == "sql_too_long"
+
+
+def test_a_shared_model_runs_by_name_and_stops_when_withdrawn(world: World) -> None:
+    from gongshu.sandbox import shared_models
+    from gongshu.sandbox.schemas import ModelCreate, ParamIn
+
+    officer = world.city.health_officer
+    with world.platform.uow() as uow:
+        model = shared_models.publish_model(
+            uow, world.platform.datastore, actor=officer,
+            data=ModelCreate(
+                name="income_by_district", title="分区平均收入",
+                sql=f'SELECT 区划, avg(年收入) AS income, count(*) AS n '
+                f'FROM "{world.persons_code}" WHERE 性别 = $sex GROUP BY 区划 ORDER BY 区划',
+                params=[ParamIn(name="sex", type="string", choices=["男", "女"])],
+                min_group_size=K,
+            ),
+        )  # fmt: skip
+        uow.commit()
+        model_id = model.id
+    grant = _grant_on(world, shared_models.model_ref(model_id))
+
+    def run(**params: object) -> service.QueryResult:
+        return shared_models.run_model(
+            world.sandbox, actor=world.operator, model_id=model_id, grant_id=grant,
+            params=params,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    result = run(sex="女")
+    assert result.columns == ["区划", "income", "n"] and result.rows
+    assert all(n >= K for *_, n in result.rows)
+    with pytest.raises(QueryRefused) as bad:
+        run(sex="x' OR '1'='1")
+    assert bad.value.reason == "bad_parameter"
+    # The model's grant runs the model only, never raw SQL.
+    with pytest.raises(GrantNotUsable):
+        _run(world, f'SELECT count(*) AS n FROM "{world.persons_code}"', grant=grant)
+    with world.platform.uow() as uow:
+        shared_models.withdraw_model(uow, actor=officer, model_id=model_id, reason="口径调整")
+        uow.commit()
+    with pytest.raises(GrantNotUsable, match="withdrawn"):
+        run(sex="女")
+    assert {r.model_id for r in _records(world) if r.model_id} == {model_id}
+
+
+def _grant_on(world: World, entry_ref: str) -> str:
+    from datetime import timedelta
+
+    from gongshu.identity.models import DeliveryMode
+    from gongshu.identity.schemas import GrantCreate
+    from tests.factories import OPERATOR_ORG
+
+    with world.platform.uow() as uow:
+        return grant_service.create_grant(
+            uow, actor=world.city.admin,
+            data=GrantCreate(
+                subject_organisation_code=OPERATOR_ORG, entry_ref=entry_ref, fields=["*"],
+                purpose="运行共享模型", valid_until=uow.clock.now() + timedelta(days=30),
+                delivery_modes=[DeliveryMode.SANDBOX], release_policy="aggregate",
+                min_group_size=K,
+            ),
+        ).id  # fmt: skip
