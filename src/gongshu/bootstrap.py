@@ -23,6 +23,7 @@ from gongshu.kernel.ratelimit import RateLimiter
 from gongshu.kernel.settings import Settings, load_settings
 from gongshu.kernel.uow import RequestContext, UnitOfWork
 from gongshu.ledger.service import LedgerKeys, anchor_audit_record
+from gongshu.opendata import models as _opendata_models  # noqa: F401  (tables in the metadata)
 from gongshu.quality.service import on_version_stored
 from gongshu.sandbox.service import Sandbox
 from gongshu.sandbox.worker import WorkerPool
