@@ -18,6 +18,9 @@ from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.routes import router as identity_router
 from gongshu.kernel.errors import DatabaseUnavailable
 from gongshu.ledger.routes import router as ledger_router
+from gongshu.opendata.routes import router as open_router
+from gongshu.opendata.routes_ckan import router as ckan_router
+from gongshu.opendata.routes_engagement import router as open_engagement_router
 from gongshu.quality.routes import router as quality_router
 from gongshu.quality.routes_objections import router as objections_router
 from gongshu.sandbox.routes import router as sandbox_router
@@ -48,6 +51,9 @@ def create_api(platform: PlatformPort) -> FastAPI:
     app.include_router(quality_router)
     app.include_router(objections_router)
     app.include_router(sandbox_router)
+    app.include_router(open_router)
+    app.include_router(open_engagement_router)
+    app.include_router(ckan_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> Any:

@@ -16,6 +16,7 @@ from gongshu.datastore.service import Datastore
 from gongshu.demo.basedata import load_base_data
 from gongshu.demo.catalog import demo_catalog
 from gongshu.demo.citydata import City, build_city
+from gongshu.demo.open_data import load_open_data
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
 from gongshu.identity import service
@@ -133,7 +134,8 @@ def load_demo(
     datastore: Datastore | None = None,
 ) -> DemoSummary:
     """Create the demo city: organisations, one user per role, sample grants, the catalogue
-    and — given the datastore — base data: elements, registers, copies and objections."""
+    and — given the datastore — base data (elements, registers, copies and objections) and
+    the open entries' data files."""
     city = build_city(seed)
     report = progress or (lambda _stage, _done, _total: None)
     bureau = city.bureau
@@ -188,6 +190,9 @@ def load_demo(
     entries = _demo_catalogue(uow_factory, admin, city, report)
     if datastore is not None:
         load_base_data(
+            uow_factory, datastore, admin=admin, city=city, passwords=passwords, progress=report
+        )
+        load_open_data(
             uow_factory, datastore, admin=admin, city=city, passwords=passwords, progress=report
         )
     listed = [(p.role, p.username, p.password, p.organisation_name) for p in city.personas]

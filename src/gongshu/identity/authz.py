@@ -301,6 +301,85 @@ ACTIONS: dict[str, Action] = _actions(
         {role: Reach.ALL for role in Role if role != Role.PUBLIC},
         "list shared models and their parameters",
     ),
+    # Open data API: public accounts verify their real name and keep app keys; usage per
+    # dataset is for the bureau and the providers. Reading open data itself needs no action.
+    Action("open.account.verify", True, _EVERYONE, "verify one's real name (实名认证)"),
+    Action("open.key.create", True, _EVERYONE, "create an app key for the open API"),
+    Action("open.key.read", False, _EVERYONE, "list one's own app keys and their usage"),
+    Action(
+        "open.key.revoke",
+        True,
+        {**_EVERYONE, Role.BUREAU_ADMIN: Reach.ALL, Role.SECURITY_OFFICER: Reach.ALL},
+        "revoke an app key",
+    ),
+    Action(
+        "open.usage.read",
+        False,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.AUDITOR: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "see open API and download usage per dataset (providers: their own entries)",
+    ),
+    # Open data engagement: data requests (接诉即办), the open plan, the showcase and
+    # conditional-opening applications. Reading requests, the plan and approved showcase
+    # entries is public and needs no action.
+    Action("open.request.file", True, {Role.PUBLIC: Reach.OWN}, "file a data request (接诉即办)"),
+    Action(
+        "open.request.dispatch",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL},
+        "dispatch a data request to a department, or decline it",
+    ),
+    Action(
+        "open.request.answer",
+        True,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "answer a data request dispatched to one's own organisation",
+    ),
+    Action("open.request.rate", True, {Role.PUBLIC: Reach.OWN}, "rate the answer to one's request"),
+    Action("open.plan.edit", True, {Role.BUREAU_ADMIN: Reach.ALL}, "keep the annual open plan"),
+    Action("open.showcase.submit", True, _EVERYONE, "submit an application to the showcase"),
+    Action(
+        "open.showcase.review",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL},
+        "approve or reject showcase submissions (and see them all)",
+    ),
+    Action(
+        "open.application.apply",
+        True,
+        {Role.PUBLIC: Reach.OWN},
+        "apply to use a conditionally open (有条件开放) entry",
+    ),
+    Action(
+        "open.application.read",
+        False,
+        {
+            Role.PUBLIC: Reach.OWN,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.AUDITOR: Reach.ALL,
+        },
+        "follow one's applications, or those for one's own entries",
+    ),
+    Action(
+        "open.application.review",
+        True,
+        {
+            Role.BUREAU_ADMIN: Reach.ALL,
+            Role.DEPT_OFFICER: Reach.OWN,
+            Role.DISTRICT_OFFICER: Reach.OWN,
+        },
+        "approve (issuing the grant) or refuse applications for one's own entries",
+    ),
     Action("calendar.read", False, {role: Reach.ALL for role in Role}, "read the calendar"),
     Action("calendar.edit", True, {Role.BUREAU_ADMIN: Reach.ALL}, "import or edit holidays"),
 )

@@ -35,6 +35,7 @@ __all__ = [
     "expire_grants",
     "get_grant",
     "grant_counts",
+    "issue_workflow_grant",
     "list_grants",
     "reinstate_grant",
     "require_access",
@@ -92,6 +93,68 @@ def create_grant(uow: UnitOfWork, *, actor: Actor, data: GrantCreate) -> Grant:
     uow.session.flush()
     audit(uow, actor, "grant.create", "grant", grant.id, after=snapshot(grant))
     uow.commit()
+    return grant
+
+
+def issue_workflow_grant(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    workflow: str,
+    subject_organisation_id: str,
+    entry_ref: str,
+    fields: list[str],
+    delivery_modes: list[DeliveryMode],
+    purpose: str,
+    scenario: str | None,
+    valid_until: datetime,
+) -> Grant:
+    """Issue the grant a workflow's decision creates (a provider approving an application).
+
+    Unlike :func:`create_grant` the caller — the workflow — has already authorised the
+    decision (e.g. ``open.application.review`` on its own entry), so a provider department,
+    not only the bureau, can issue it; nothing is committed here: the decision and its grant
+    land in one transaction. The audit record ``grant.create`` names the workflow.
+    """
+    subject = uow.session.get(Organisation, subject_organisation_id)
+    if subject is None or not subject.active:
+        raise InvalidInput.field("subject_organisation_id", "organisation is missing or inactive")
+    if not workflow.strip():
+        raise InvalidInput.field("workflow", "name the workflow that issues the grant")
+    if not fields or not delivery_modes:
+        raise InvalidInput.field("fields", "a workflow grant names its fields and delivery modes")
+    if DeliveryMode.SANDBOX in delivery_modes:
+        raise InvalidInput.field("delivery_modes", "sandbox grants are issued by the bureau")
+    now = uow.clock.now()
+    if valid_until <= now:
+        raise InvalidInput.field("valid_until", "must be in the future")
+    grant = Grant(
+        id=new_id("grt"),
+        subject_organisation_id=subject.id,
+        entry_ref=entry_ref,
+        fields=sorted(set(fields)),
+        row_filter=None,
+        purpose=purpose,
+        scenario=scenario,
+        valid_from=now,
+        valid_until=valid_until,
+        delivery_modes=sorted({m.value for m in delivery_modes}),
+        min_group_size=None,
+        dp_epsilon_budget=None,
+        rate_limit_per_minute=None,
+        release_policy=None,
+        policy_params=None,
+        pinned_version_id=None,
+        status=GrantStatus.ACTIVE.value,
+        status_reason="",
+        issued_by_id=actor.user_id,
+        issued_at=now,
+        changed_at=now,
+    )
+    uow.session.add(grant)
+    uow.session.flush()
+    after = snapshot(grant) | {"workflow": workflow}
+    audit(uow, actor, "grant.create", "grant", grant.id, after=after)
     return grant
 
 

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     sandbox_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     sandbox_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
     sandbox_threads: int = Field(default=2, ge=1, le=256)
+    # Open data (开放数据接诉即办): working days the bureau has to dispatch a data request, and
+    # the department to answer it once dispatched. RULES.md "Opening" (Beijing 12345 practice,
+    # DB11/T 2021—2022): dispatch promptly, complex matters answered within 15 days — figures
+    # seen in one copy only, so settings.
+    open_request_dispatch_working_days: int = Field(default=1, ge=1, le=60)
+    open_request_answer_working_days: int = Field(default=15, ge=1, le=120)
+    # Conditional opening (有条件开放): the provider decides an application within 10 working
+    # days, as a conditional share request (政务数据共享条例 Art. 20–29, RULES.md "Sharing").
+    open_application_working_days: int = Field(default=10, ge=1, le=120)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)

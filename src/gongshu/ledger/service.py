@@ -321,6 +321,7 @@ ANCHORED_ACTIONS = (
     "objection.",
     "sandbox.",
     "grant.",
+    "open.",
     "organisation.",
     "role.",
     "calendar.import",

@@ -88,7 +88,7 @@ class ApplicationStatus(StrEnum):
 
 
 class OpenApplication(Base):
-    """A request to use a 有条件开放 entry: purpose, scenario, fields, term; the provider decides."""
+    """An application to use a 有条件开放 entry (purpose, scenario, fields, term)."""
 
     __tablename__ = "open_application"
 
@@ -224,4 +224,3 @@ class ShowcaseApp(Base):
     )
     created_at: Mapped[datetime]
     reviewed_at: Mapped[datetime | None]
-
