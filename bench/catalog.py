@@ -79,6 +79,7 @@ from benchlib import (
     platform_server_argv,
     prepare_home,
     print_results,
+    process_cpu_seconds,
     spawned,
     temp_dir,
     timed,
@@ -848,6 +849,55 @@ def measure(
     return series
 
 
+def compare_server(
+    home: DataHome, src: Path, tmp: Path, servers: contextlib.ExitStack
+) -> tuple[Any, HttpSearch]:
+    """A second ``gongshu serve`` on the same data home running the package in ``src``."""
+    env = home.server_env(GONGSHU_TOKEN_RATE_LIMIT_PER_MINUTE=BENCH_RATE_LIMIT,
+                          PYTHONPATH=str(src.resolve()))  # fmt: skip
+    where = subprocess.run(
+        [sys.executable, "-c", "import gongshu; print(gongshu.__file__)"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not where.startswith(str(src.resolve())):
+        raise SystemExit(f"--compare-src {src}: gongshu is imported from {where} instead")
+    console.print(f"  compared server: gongshu from {where}", highlight=False)
+    port = free_port()
+    server = servers.enter_context(
+        spawned(platform_server_argv(port), env=env, log=tmp / "serve-compare.log")
+    )
+    wait_until_ok(server, port, "/healthz", timeout=120)
+    return server, HttpSearch(port, home.token)
+
+
+# Buckets of the number of entries a query finds: search takes a different path past 1,000
+# (gongshu.catalog.search.ONE_PASS_MAX), and its cost grows with the matches.
+SIZES = ((0, 0, "none"), (1, 1000, "1–1,000"), (1001, 5000, "1,001–5,000"),
+         (5001, 10**9, "over 5,000"))  # fmt: skip
+
+
+def by_size(texts: Sequence[str], series: dict[str, Series]) -> dict[str, Any]:
+    """Latency by how many entries the query found (HTTP's total), printed as a table."""
+    ways = [w for w in ("http", "http_compare", "inprocess", "no_facets", "like") if w in series]
+    table = Table(title="search latency by entries found (p50 / p99)")
+    for column in ("entries found", "n", *ways):
+        table.add_column(column, justify="left" if column == "entries found" else "right")
+    out: dict[str, Any] = {}
+    for low, high, label in SIZES:
+        members = [q for q in texts if low <= series["http"].totals[q] <= high]
+        if not members:
+            continue
+        stats = {way: series[way].stats(members) for way in ways}
+        out[label] = stats
+        table.add_row(
+            label,
+            str(len(members)),
+            *(f"{fmt_ms(s['p50'])} / {fmt_ms(s['p99'])}" for s in stats.values()),
+        )
+    console.print(table)
+    return out
+
+
 def bench_search(
     home: DataHome,
     queries: list[tuple[str, str]],
@@ -879,9 +929,13 @@ def bench_search(
     platform = open_platform(home.home)
     conn = sqlite3.connect(f"file:{home.home / 'gongshu.db'}?mode=ro", uri=True,
                            isolation_level=None)  # fmt: skip
+    compare: HttpSearch | None = None
+    other: Any = None  # the compared server
+    compare_cpu = 0.0
     try:
         actor = search_actor(platform, home.token)
-        with spawned(platform_server_argv(port), env=env, log=log) as server:
+        with contextlib.ExitStack() as servers:
+            server = servers.enter_context(spawned(platform_server_argv(port), env=env, log=log))
             up = wait_until_ok(server, port, "/healthz", timeout=120)
             client = HttpSearch(port, home.token)
             ways = {
@@ -890,28 +944,41 @@ def bench_search(
                 "no_facets": in_process(platform, actor, False),
                 "like": like_scan(conn, actor),
             }
+            if args.compare_src:
+                other, compare = compare_server(home, args.compare_src, tmp, servers)
+                ways["http_compare"] = compare.search
             try:
                 # Warm-up: every query once over HTTP (the server's caches and the OS page
                 # cache), a few in-process and through sqlite3 (statement and page caches).
                 with timed() as t_warm:
                     for query in texts:
                         client.search(query)
+                        if compare:
+                            compare.search(query)
                     for query in texts[:: max(1, len(texts) // 20)]:
                         for way in ("inprocess", "like"):
                             ways[way](query)
-                if set(client.statuses) != {200}:
-                    raise SystemExit(f"the warm-up got {dict(client.statuses)}:\n{server.tail()}")
+                for who, proc in ((client, server), (compare, other)):
+                    if who and set(who.statuses) != {200}:
+                        raise SystemExit(f"the warm-up got {dict(who.statuses)}:\n{proc.tail()}")
                 quiet(args)
+                compare_cpu = -process_cpu_seconds(other.proc.pid) if compare else 0.0
                 with CpuMeter(server.proc.pid) as meter:
                     series = measure(ways, texts, args)
+                compare_cpu += process_cpu_seconds(other.proc.pid) if compare else 0.0
             finally:
                 client.close()
+                if compare:
+                    compare.close()
         info: dict[str, Any] = {
             "start_s": up,
             "warmup_s": t_warm.wall,
             "statuses": dict(client.statuses),
             "server_cpu_per_request_s": meter.window.server / len(series["http"].all()),
-            "others_cores": meter.window.others_cores,
+            # The second server is part of this benchmark, not other work on the machine.
+            "others_cores": max(
+                0.0, meter.window.others_cores - compare_cpu / (meter.window.seconds or 1.0)
+            ),
         }
         console.print(
             f"  server up in {up:.1f} s; warm-up {t_warm.wall:.0f} s; HTTP statuses "
@@ -954,6 +1021,22 @@ def bench_search(
         "p50 ≤ 20 ms, p99 ≤ 100 ms",
         verdict(h["p50"] <= GOAL_P50_S and h["p99"] <= GOAL_P99_S),
     )
+    if compare:
+        c = series["http_compare"].stats()
+        results.add(
+            "search",
+            f"HTTP, the code in {args.compare_src} (same run, query by query beside the "
+            "first), p50 / p90 / p99 / max",
+            quad(c),
+            "this code over that code (p50 · p99 · mean)",
+            " · ".join(f"×{h[k] / c[k]:.2f}" for k in ("p50", "p99", "mean")),
+        )
+        mismatch = [q for q in texts if series["http_compare"].totals[q] != http_series.totals[q]]
+        if mismatch:
+            results.notes.append(
+                f"{len(mismatch)} queries found a different total on the compared code: "
+                f"{mismatch[:5]}"
+            )
     results.add(
         "search",
         "speed-up over the LIKE scan (p50 · p99 · mean)",
@@ -1015,6 +1098,7 @@ def bench_search(
             f"{ls['mean_total']:,.0f}",
         )
     console.print(table)
+    per_size = by_size(texts, series)
     slow = sorted(texts, key=lambda q: -statistics.median(http_series.times[q]))[:10]
     console.print(
         "  slowest over HTTP (median ms, total): "
@@ -1032,9 +1116,15 @@ def bench_search(
         "like": lk,
         "server": info,
         "per_category": per_category,
+        "per_size": per_size,
+        "compare_src": str(args.compare_src) if compare else None,
+        "http_compare": series["http_compare"].stats() if compare else None,
         "per_query": {
             q: {
                 "http_ms": [t * 1000 for t in http_series.times[q]],
+                "http_compare_ms": (
+                    [t * 1000 for t in series["http_compare"].times[q]] if compare else None
+                ),
                 "inprocess_ms": [t * 1000 for t in facets.times[q]],
                 "no_facets_ms": [t * 1000 for t in no_facets.times[q]],
                 "like_ms": [t * 1000 for t in like.times[q]],
@@ -1266,6 +1356,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="profile the 20 slowest searches and the import (dry run, commit) under cProfile",
+    )
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also serve the gongshu package found in this src directory (a copy of another "
+        "version of the code) on the same data and time it over HTTP query by query beside "
+        "the current code, so that both see the same machine",
     )
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     args = parser.parse_args(argv)

@@ -165,8 +165,9 @@ def test_ranking_from_the_index_gives_the_same_pages_as_ranking_every_match(
     monkeypatch: pytest.MonkeyPatch,
     actor_name: str,
 ) -> None:
-    """The page is taken from the index's best few matches and falls back to ranking every
-    match when too few of them are visible; totals count the index less the hidden drafts."""
+    """Past the one-pass size the page is taken from the index's best few matches and falls
+    back to ranking every match when too few of them are visible; totals count the index less
+    the hidden drafts. The reference pages come from the one pass, which ranks every match."""
     actor = getattr(city, actor_name)
 
     def walk(**kwargs: object) -> tuple[list[str], list[int]]:
@@ -187,6 +188,7 @@ def test_ranking_from_the_index_gives_the_same_pages_as_ranking_every_match(
     monkeypatch.setattr(search, "TOP_PREFETCH", 10_000)
     everything = walk(facets=False)
     filtered = walk(filters=search.SearchFilters.of(open_type=["unconditional"]))
+    monkeypatch.setattr(search, "ONE_PASS_MAX", 0)  # the path for queries with many matches
     monkeypatch.setattr(search, "TOP_PREFETCH", 1)
     monkeypatch.setattr(search, "PREFETCH_FACTOR", 1)
     ranked = search._ranked

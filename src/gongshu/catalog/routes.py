@@ -93,12 +93,11 @@ def search_entries(
         limit=limit,
         facets=facets,
     )
-    names = OrgIndex.load(uow, [h.entry.provider_id for h in result.hits])
     items = [
         EntrySummary(
             id=h.entry.id, resource_code=h.entry.resource_code, name=h.entry.name,
             name_html=str(h.name_html), summary_html=str(h.summary_html),
-            provider_id=h.entry.provider_id, provider_name=names.name_of(h.entry.provider_id),
+            provider_id=h.entry.provider_id, provider_name=h.provider_name,
             theme=h.entry.theme, grade=h.entry.grade, share_type=h.entry.share_type,
             open_type=h.entry.open_type, format=h.entry.format,
             update_frequency=h.entry.update_frequency, status=h.entry.status,

@@ -34,7 +34,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -141,8 +141,36 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", folded).strip(" ")
 
 
-def _normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+class _ChangedTable(dict[int, int | None]):
+    """``str.translate`` table that deletes each character folding to exactly one character:
+    what is left of a text is what moves offsets."""
+
+    def __missing__(self, key: int) -> int | None:
+        value = None if len(_fold_table()[key]) == 1 else key
+        if key < 0x40000:
+            self[key] = value
+        return value
+
+
+@cache
+def _changed_table() -> _ChangedTable:
+    return _ChangedTable()
+
+
+def _normalise_with_offsets(text: str) -> tuple[str, Sequence[int], Sequence[int]]:
     """``normalise(text)`` with, per output character, its source span in ``text``."""
+    folded = text.translate(_fold_table())
+    # Most catalogue text folds one character to one, with no spaces to squeeze: then every
+    # offset is its own, and the per-character walk (the bulk of highlighting) is not needed.
+    if not text.translate(_changed_table()) and not (
+        folded.startswith(" ") or folded.endswith(" ") or "  " in folded
+    ):
+        return folded, range(len(text)), range(1, len(text) + 1)
+    return _walk_offsets(text)
+
+
+def _walk_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """:func:`_normalise_with_offsets` one character at a time (any text)."""
     table = _fold_table()
     out: list[str] = []
     starts: list[int] = []

@@ -15,6 +15,7 @@ from gongshu.catalog.pages import router as catalog_pages
 from gongshu.identity.deps import PlatformPort, SessionCodec
 from gongshu.identity.pages import router as identity_pages
 from gongshu.ledger.pages import router as ledger_pages
+from gongshu.opendata.pages import router as open_pages
 from gongshu.quality.pages import router as quality_pages
 from gongshu.quality.pages_objections import entry_notices as objection_notices
 from gongshu.quality.pages_objections import router as objection_pages
@@ -90,3 +91,4 @@ def mount_web(app: FastAPI, platform: PlatformPort) -> None:
     app.include_router(objection_pages)
     app.include_router(quality_pages)
     app.include_router(sandbox_pages)
+    app.include_router(open_pages)
