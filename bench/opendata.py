@@ -125,6 +125,7 @@ NAMES = [f["name"] for f in FIELDS]
 FILTER = ("线路编号", "L0042")
 SORT = "载客人数"  # descending
 PAGE = 100
+CASES = ("first", "filter", "deep", "sort")
 WALK_PAGE = 1000
 DISTRICTS = [f"1101{n:02d}" for n in (1, 2, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19)]
 PLACES = (
@@ -641,7 +642,7 @@ class Case:
 def build_cases(
     gongshu: Server, lean: Server, defaults: Server, args: argparse.Namespace, rows: int
 ) -> list[Case]:
-    """The four queries; the deep one follows each server's next links first."""
+    """The queries asked for (all four by default); the deep one follows next links first."""
     cases = [
         Case("first", f"first page ({PAGE} rows)", [gongshu.url({})], [lean.url({})],
              [defaults.url({})]),
@@ -653,6 +654,8 @@ def build_cases(
              [gongshu.url({"_sort": f"-{SORT}"})], [lean.url({"_sort_desc": SORT})],
              [defaults.url({"_sort_desc": SORT})]),
     ]  # fmt: skip
+    if "deep" not in args.cases:
+        return [case for case in cases if case.key in args.cases]
     deep = deep_cursors(gongshu, lean, args, rows)
     cases.insert(2, Case(
         "deep",
@@ -662,7 +665,7 @@ def build_cases(
         [lean.url({"_next": c}) for c in deep[1]],
         [defaults.url({"_next": c}) for c in deep[1]],
     ))  # fmt: skip
-    return cases
+    return [case for case in cases if case.key in args.cases]
 
 
 def deep_cursors(
@@ -1295,6 +1298,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-rows", action="store_true", help="skip the row API figures")
     parser.add_argument("--no-ckan", action="store_true", help="skip the CKAN figures")
     parser.add_argument(
+        "--cases",
+        type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+        default=list(CASES),
+        help=f"row queries to measure, comma-separated (default: {','.join(CASES)})",
+    )
+    parser.add_argument(
         "--datasette-defaults",
         action="store_true",
         help="also load Datasette with its defaults (exact count, facet suggestions: slow)",
@@ -1315,6 +1324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"need --rows ≥ {10 * WALK_PAGE} and --entries ≥ 1000")
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.threads < 1:
         parser.error("--duration, --rounds, --connections and --threads must be positive")
+    if not args.cases or set(args.cases) - set(CASES):
+        parser.error(f"--cases takes some of {', '.join(CASES)}")
     if not 0 <= args.deep_from < 1:
         parser.error("--deep-from is a share of the table: 0 ≤ x < 1")
     return args
