@@ -34,6 +34,7 @@ def test_offsets_agree_with_the_character_walk(text: str) -> None:
         ("  公交  站点 信息", "站点", "  公交  <mark>站点</mark> 信息"),
         ("ﬁle 公交", "公交", "ﬁle <mark>公交</mark>"),
         ("PM２．５ 監測", "监测", "PM２．５ <mark>監測</mark>"),
+        ("<b>公交</b> & 站点", "站点", "&lt;b&gt;公交&lt;/b&gt; &amp; <mark>站点</mark>"),
     ],
 )
 def test_highlight_marks_the_source_text_on_either_path(text: str, q: str, marked: str) -> None:
