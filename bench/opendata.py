@@ -757,7 +757,9 @@ def bench_rows(
         f"and daily quota {BENCH_LIMIT:,}",
         highlight=False,
     )
-    env = home.server_env(GONGSHU_TOKEN_RATE_LIMIT_PER_MINUTE=str(BENCH_LIMIT))
+    env = home.server_env(GONGSHU_TOKEN_RATE_LIMIT_PER_MINUTE=str(BENCH_LIMIT), **args.server_env)
+    if args.server_env:
+        results.notes.append(f"the platform's server ran with {args.server_env}")
     server_cpu = 0 if args.pin else None
     g_port, d_port = free_port(), free_port()
     datasette_argv = [DATASETTE, "serve", "-i", str(db), "--inspect-file", str(inspect),
@@ -827,6 +829,9 @@ def bench_rows(
             parts = breakdown(home.home, entry_id, key, cases, args.profile_repeat)
             print_breakdown(parts)
             raw["breakdown_ms_wall_cpu"] = parts
+    if args.profile:
+        quiet(args)
+        raw["sql_alternatives_ms_cpu"] = sql_alternatives(parquet, tmp)
 
     for case, (g, lean_t, *_defaults) in all_targets:
         mine, theirs = (t.median().load.requests_per_second for t in (g, lean_t))
@@ -1020,6 +1025,88 @@ def breakdown(
         platform.dispose()
 
 
+def sql_alternatives(parquet: Path, tmp: Path, repeat: int = 30) -> dict[str, float]:
+    """The sorted and filtered pages' SQL today beside other layouts of the same rows.
+
+    In a scratch DuckDB file built from the version's Parquet the way the serving copy is
+    (compressed and uncompressed), one thread, CPU ms per page: what the row API's DuckDB
+    step would cost with a keys-only top-N, a sorted key table, or copies clustered by the
+    sort or filter column. Evidence for the findings in RESULTS.md, not the platform's code.
+    """
+    from datetime import datetime
+
+    import duckdb
+
+    from gongshu.opendata.access import OpenAccess, OpenEntry, OpenField, OpenVersion
+    from gongshu.opendata.rows import page_sql, parse_query
+
+    fields = tuple(OpenField(f["name"], f["type"], "", frozenset()) for f in FIELDS)
+    version = OpenVersion("v", 1, 0, "h", datetime.now())
+    entry = OpenEntry("e", "", "", "", "unconditional", "", "", (), datetime.now(), fields,
+                      version)  # fmt: skip
+    access = OpenAccess(entry, version, fields, None, None, None)
+    path = tmp / "alternatives.duckdb"
+    sort, line, row = f'"{SORT}"', f'"{FILTER[0]}"', '"__row"'
+    order = f"ORDER BY {sort} DESC NULLS LAST, {row}"
+    started = time.perf_counter()
+    with duckdb.connect(str(path)) as con:
+        con.execute("SET enable_progress_bar = false")
+        load = (f"SELECT * EXCLUDE (file_row_number), file_row_number AS {row} "
+                f"FROM read_parquet('{parquet}', file_row_number = true)")  # fmt: skip
+        con.execute(f"CREATE TABLE packed AS {load}")
+        con.execute("SET force_compression = 'uncompressed'")
+        con.execute(f"CREATE TABLE plain AS {load}")
+        con.execute("SET force_compression = 'auto'")
+        con.execute(f"CREATE TABLE by_sort AS SELECT * FROM packed {order}")
+        con.execute(f"CREATE TABLE sort_keys AS SELECT {sort}, {row} FROM packed {order}")
+        con.execute(f"CREATE TABLE by_line AS SELECT * FROM packed ORDER BY {line}, {row}")
+        con.execute("CHECKPOINT")
+    built = time.perf_counter() - started
+    console.rule("[bold]the DuckDB step under other layouts (1 thread, CPU ms per page)[/]")
+    console.print(f"  scratch layouts built in {built:.1f} s", highlight=False)
+
+    def current(table: str, params: list[tuple[str, str]]) -> tuple[str, list[Any]]:
+        return page_sql(table, parse_query(params, fields), access)
+
+    sorted_sql, _ = current("plain", [("_sort", f"-{SORT}")])
+    select = sorted_sql.split(" FROM ")[0]  # the JSON select list the platform writes
+    filtered = [(f"{FILTER[0]}__exact", FILTER[1])]
+    queries = {
+        "sorted page, today's SQL, uncompressed copy": current("plain", [("_sort", f"-{SORT}")]),
+        "sorted page, today's SQL, compressed copy": current("packed", [("_sort", f"-{SORT}")]),
+        "sorted page: top-N of (sort key, __row) only, then those rows (semi-join)": (
+            f"WITH k AS (SELECT {sort}, {row} FROM packed {order} LIMIT 101) "
+            f"{select} FROM packed SEMI JOIN k USING ({row}) {order}", []),
+        "sorted page: a sorted key table, then those rows (semi-join)": (
+            f"WITH k AS (SELECT {row} FROM sort_keys LIMIT 101) "
+            f"{select} FROM packed SEMI JOIN k USING ({row}) {order}", []),
+        "sorted page: a copy clustered by the sort column (no ORDER BY)": (
+            f"{select} FROM by_sort LIMIT 101", []),
+        "sorted page mid-way (keyset) on the clustered copy": (
+            f"{select} FROM by_sort WHERE ({sort} < 60 OR {sort} IS NULL OR ({sort} = 60 AND "
+            f"{row} > 500000)) LIMIT 101", []),
+        "filtered page, today's SQL, uncompressed copy": current("plain", filtered),
+        "filtered page, today's SQL, compressed copy": current("packed", filtered),
+        "filtered page on a copy clustered by the filter column": current("by_line", filtered),
+    }  # fmt: skip
+    out: dict[str, float] = {}
+    with duckdb.connect(config={"threads": 1, "preserve_insertion_order": True}) as inst:
+        inst.execute("SET enable_progress_bar = false")
+        inst.execute(f"ATTACH '{path}' AS alt (READ_ONLY)")
+        inst.execute("USE alt")
+        for label, (sql, params) in queries.items():
+            for _ in range(2):
+                found = inst.execute(sql, params).fetchall()
+            cpu = time.process_time()
+            for _ in range(repeat):
+                inst.execute(sql, params).fetchall()
+            out[label] = (time.process_time() - cpu) / repeat * 1000
+            console.print(f"    {out[label]:7.2f} ms CPU  {label} ({len(found)} rows)",
+                          highlight=False)  # fmt: skip
+    path.unlink(missing_ok=True)
+    return out
+
+
 def serving_table(store: Any, version: Any) -> str:
     """The version's serving table (the signature of ``RowStore.table`` is still moving)."""
     try:
@@ -1133,7 +1220,6 @@ def add_published_versions(home: Path) -> tuple[int, float]:
             admin_id = uow.session.scalar(sa.select(User.id).where(User.username == "bureau_admin"))
         if not missing:
             return 0, 0.0
-        table = EntryVersion.__table__
         with catalog_bench.progress_bar() as bar:
             task = bar.add_task("published versions", total=len(missing), rate="")
             for first in range(0, len(missing), 2000):
@@ -1155,7 +1241,7 @@ def add_published_versions(home: Path) -> tuple[int, float]:
                         }
                         for e in entries
                     ]
-                    uow.session.connection().execute(table.insert(), rows)
+                    uow.session.connection().execute(sa.insert(EntryVersion), rows)
                     uow.commit()
                 bar.update(task, advance=len(batch))
     finally:
@@ -1298,6 +1384,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-rows", action="store_true", help="skip the row API figures")
     parser.add_argument("--no-ckan", action="store_true", help="skip the CKAN figures")
     parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="GONGSHU_NAME=VALUE",
+        help="a setting for the platform's row server (repeatable), e.g. GONGSHU_DUCKDB_THREADS=1",
+    )
+    parser.add_argument(
         "--cases",
         type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
         default=list(CASES),
@@ -1324,6 +1417,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"need --rows ≥ {10 * WALK_PAGE} and --entries ≥ 1000")
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.threads < 1:
         parser.error("--duration, --rounds, --connections and --threads must be positive")
+    pairs = [item.partition("=") for item in args.server_env]
+    if any(not name.startswith("GONGSHU_") or not sep for name, sep, _ in pairs):
+        parser.error("--server-env takes GONGSHU_NAME=VALUE")
+    args.server_env = {name: value for name, _, value in pairs}
     if not args.cases or set(args.cases) - set(CASES):
         parser.error(f"--cases takes some of {', '.join(CASES)}")
     if not 0 <= args.deep_from < 1:
@@ -1336,11 +1433,11 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     dropped = catalog_bench.drop_own_environment()
     command = " ".join([".venv/bin/python bench/opendata.py", *(argv or sys.argv[1:])])
-    import datasette
+    from importlib.metadata import version
 
     console.print(f"[bold]bench/opendata.py[/] · {machine_line()}", highlight=False)
     console.print(
-        f"Datasette {datasette.__version__} · SQLite {sqlite3.sqlite_version} · load average at "
+        f"Datasette {version('datasette')} · SQLite {sqlite3.sqlite_version} · load average at "
         f"start: {load_average()}",
         highlight=False,
     )
