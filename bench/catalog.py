@@ -30,6 +30,10 @@ On the embedded default (SQLite + local files, a data home made by ``gongshu ini
    of the same cells into a scratch table.
 
     .venv/bin/python bench/catalog.py [--entries 100000] [--repeat 3] [--rebuild] [--profile]
+        [--compare-src DIR]   # a second server running another copy of the code, same queries
+
+Before/after figures of a change come from one run with ``--compare-src`` (a copy of ``src/``
+as it was): both servers answer each query in turn, so both see the same machine.
 
 A benchmark, not a test: it asserts no times. The first run builds the 100k home (a few
 minutes); later runs reuse it from the temporary directory.
