@@ -118,10 +118,33 @@ def _sort_key(row: dict[str, Any], index: int, field: str, descending: bool) -> 
     return (0, -value if descending else value, index)
 
 
+def _sorted_copies(
+    client: TestClient, world: OpenWorld, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> Any:
+    """Make the row store sort per request, read the sorted copies, or switch every call."""
+    store = runtime_for(client.app.state, world.platform).rows  # type: ignore[attr-defined]
+    build = store.sorted_table
+    calls = iter(range(10_000))
+
+    def choose(file_hash: str, rows: int, column: str, *, descending: bool) -> str | None:
+        if mode == "per_request" or (mode == "mixed" and next(calls) % 2):
+            return None
+        return build(file_hash, rows, column, descending=descending, wait=True)
+
+    monkeypatch.setattr(store, "sorted_table", choose)
+    return store
+
+
+@pytest.mark.parametrize("mode", ["per_request", "sorted_copy", "mixed"])
 @pytest.mark.parametrize("descending", [False, True])
 def test_sorted_keyset_paging_keeps_ties_in_file_order_and_nulls_last(
-    client: TestClient, world: OpenWorld, descending: bool
+    client: TestClient,
+    world: OpenWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    descending: bool,
+    mode: str,
 ) -> None:
+    store = _sorted_copies(client, world, monkeypatch, mode)
     order = sorted(
         range(len(world.stop_rows)),
         key=lambda i: _sort_key(world.stop_rows[i], i, "线路数", descending),
@@ -132,6 +155,37 @@ def test_sorted_keyset_paging_keeps_ties_in_file_order_and_nulls_last(
     by_date = _walk(client, world, _sort="-启用日期", _size=50, 无障碍="false")
     dates = [r["启用日期"] for r in by_date]
     assert dates == sorted(dates, reverse=True) and len(dates) == 166
+    copies = {path.name for path in store.root.glob("*.*.*.duckdb")}
+    if mode == "per_request":
+        assert copies == set()
+    else:  # one per field and direction asked for, named by the version's file hash
+        file_hash = next(iter(copies)).split(".")[0]
+        assert copies == {
+            store.sorted_path(file_hash, "线路数", descending=descending).name,
+            store.sorted_path(file_hash, "启用日期", descending=True).name,
+        }
+
+
+def test_the_first_sorted_call_builds_the_sorted_copy_in_the_background(
+    client: TestClient, world: OpenWorld
+) -> None:
+    first = _rows(client, world, _sort="-线路数", _size=5)
+    assert first.status_code == 200
+    store = runtime_for(client.app.state, world.platform).rows  # type: ignore[attr-defined]
+    version = store.root.glob("*.duckdb")
+    base = next(path for path in version if path.name.count(".") == 1)
+    file_hash = base.name.split(".")[0]
+    copy = store.sorted_path(file_hash, "线路数", descending=True)
+    for _ in range(200):  # the build takes a moment on its own thread
+        if copy.is_file():
+            break
+        threading.Event().wait(0.05)
+    assert copy.is_file()
+    again = _rows(client, world, _sort="-线路数", _size=5)
+    assert again.json()["data"] == first.json()["data"]
+    cursor = again.json()["meta"]["next_cursor"]
+    decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    assert decoded[4] == file_hash[:12] and decoded[5] == 4  # the copy's position, 0-based
 
 
 def test_fields_select_and_order_the_columns(client: TestClient, world: OpenWorld) -> None:

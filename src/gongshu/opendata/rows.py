@@ -8,7 +8,9 @@ query runs, and reach DuckDB only as bound parameters; field names only as quote
 
 Paging is by keyset: the cursor carries the sort (field and direction), the last row's sort
 value and its ``file_row_number`` (the tie-breaker, unique per version), so every page costs
-the same however deep it is. Unsorted pages follow file order and need no ORDER BY at all.
+the same however deep it is. Unsorted pages follow file order and need no ORDER BY at all, and
+so do sorted pages read from a copy stored in the sort's order (see :mod:`serving`): their
+cursors also carry the row's position there (``__pos``) and the version it belongs to.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "KEY_PARAMETER",
     "MAX_SIZE",
     "OPERATORS",
+    "POSITION_COLUMN",
     "ROW_COLUMN",
     "Filter",
     "RowPage",
@@ -56,6 +59,7 @@ __all__ = [
     "dumps",
     "encode_cursor_for",
     "operators_for",
+    "order_sql",
     "page_sql",
     "parse_query",
     "parse_value",
@@ -66,6 +70,8 @@ __all__ = [
 ]
 
 ROW_COLUMN = "__row"  # the Parquet file_row_number, kept in the serving copy
+POSITION_COLUMN = "__pos"  # a row's place in a sorted copy
+CURSOR_TAG = 12  # characters of the version's file hash a position cursor carries
 DEFAULT_SIZE = 100
 MAX_SIZE = 1000
 MAX_IN = 100
@@ -114,6 +120,8 @@ class RowQuery:
     after: tuple[Any, int] | None  # (sort value, file row number) of the last row seen
     format: str
     exact_total: bool
+    # (version tag, position) of the last row seen in a sorted copy, when it came from one
+    after_position: tuple[str, int] | None = None
 
 
 def parse_value(field: OpenField, text: str, parameter: str, *, strict: bool = True) -> Any:
@@ -254,6 +262,7 @@ def parse_query(params: Sequence[tuple[str, str]], fields: Sequence[OpenField]) 
         sort = _field(by_name, text.lstrip("-"), "_sort")
         if sort.type == FieldType.BINARY:
             raise parameter_error(UnknownOperator, "_sort", "二进制数据项不能排序 (cannot sort)")
+    after, position = _decode_cursor(reserved.get("_cursor"), sort, descending)
     fmt = reserved.get("_format", "json")
     if fmt not in FORMATS:
         raise parameter_error(
@@ -269,9 +278,10 @@ def parse_query(params: Sequence[tuple[str, str]], fields: Sequence[OpenField]) 
         descending=descending,
         size=_size(reserved.get("_size")),
         size_given="_size" in reserved,
-        after=_decode_cursor(reserved.get("_cursor"), sort, descending),
+        after=after,
         format=fmt,
         exact_total=total == "exact",
+        after_position=position,
     )
 
 
@@ -296,13 +306,16 @@ def _cursor_text(value: Any) -> Any:
     return str(value)  # Decimal
 
 
-def encode_cursor_for(query: RowQuery, sort_value: Any, row: int) -> str:
-    """The opaque cursor that continues after a row."""
+def encode_cursor_for(
+    query: RowQuery, sort_value: Any, row: int, position: tuple[str, int] | None = None
+) -> str:
+    """The opaque cursor that continues after a row (at ``position`` of a sorted copy)."""
     key = [
         query.sort.name if query.sort else None,
         int(query.descending),
         _cursor_text(sort_value),
         row,
+        *(position or ()),
     ]
     raw = json.dumps(key, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -310,20 +323,35 @@ def encode_cursor_for(query: RowQuery, sort_value: Any, row: int) -> str:
 
 def _decode_cursor(
     cursor: str | None, sort: OpenField | None, descending: bool
-) -> tuple[Any, int] | None:
+) -> tuple[tuple[Any, int] | None, tuple[str, int] | None]:
+    """The keyset (sort value, row number) and, when the cursor has one, its sorted position."""
     if not cursor:
-        return None
+        return None, None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise _bad_cursor("undecodable") from exc
-    if not isinstance(key, list) or len(key) != 4:
+    if not isinstance(key, list) or len(key) not in (4, 6):
         raise _bad_cursor("wrong shape")
-    name, desc, value, row = key
+    name, desc, value, row = key[:4]
     if name != (sort.name if sort else None) or desc != int(descending):
         raise _bad_cursor("made for another sort")
-    if not isinstance(row, int) or isinstance(row, bool) or row < 0:
+    position = None
+    if len(key) == 6:
+        tag, place = key[4:]
+        if sort is None or not isinstance(tag, str) or not _is_count(place):
+            raise _bad_cursor("bad position")
+        position = (tag, int(place))
+    return _keyset_after(sort, value, row), position
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _keyset_after(sort: OpenField | None, value: Any, row: Any) -> tuple[Any, int]:
+    if not _is_count(row):
         raise _bad_cursor("bad row number")
     if sort is None or value is None:
         if value is not None:
@@ -393,8 +421,9 @@ def _json_cell(field: OpenField) -> str:
     return column
 
 
-def _select(query: RowQuery, *, output: str) -> str:
-    """The select list: the row (as JSON text, as text or as values), the sort value, __row."""
+def _select(query: RowQuery, *, output: str, ordered: bool = False) -> str:
+    """The select list: the row (as JSON text, as text or as values), the sort value, __row
+    (and, from a sorted copy, __pos)."""
     if output == "json":
         packed = ", ".join(f"{quote(f.name)} := {_json_cell(f)}" for f in query.fields)
         columns = [f"CAST(to_json(struct_pack({packed})) AS VARCHAR)"]
@@ -405,14 +434,24 @@ def _select(query: RowQuery, *, output: str) -> str:
     if query.sort is not None:
         columns.append(quote(query.sort.name))
     columns.append(quote(ROW_COLUMN))
+    if ordered:
+        columns.append(quote(POSITION_COLUMN))
     return ", ".join(columns)
 
 
-def _keyset(query: RowQuery) -> tuple[list[str], list[Any], str]:
+def order_sql(column: str, *, descending: bool) -> str:
+    """The order of a sort on ``column``: NULLs last either way, the row number breaks ties."""
+    direction = "DESC" if descending else "ASC"
+    return f"{quote(column)} {direction} NULLS LAST, {quote(ROW_COLUMN)}"
+
+
+def _keyset(query: RowQuery, ordered: str | None) -> tuple[list[str], list[Any], str]:
     """The continuation predicate, its parameters and the ORDER BY.
 
     The row number comes from a validated cursor as an int and is written into the SQL:
-    DuckDB plans a literal faster than a bound parameter (and this runs on every page).
+    DuckDB plans a literal faster than a bound parameter (and this runs on every page). From a
+    sorted copy of the version tagged ``ordered`` no ORDER BY is needed, and a cursor made on
+    that copy continues from its position.
     """
     row = quote(ROW_COLUMN)
     if query.sort is None:
@@ -420,10 +459,12 @@ def _keyset(query: RowQuery) -> tuple[list[str], list[Any], str]:
             return [], [], ""
         return [f"{row} > {int(query.after[1])}"], [], ""
     column, kind = quote(query.sort.name), query.sort.sql_type
-    direction = "DESC" if query.descending else "ASC"
-    order = f" ORDER BY {column} {direction} NULLS LAST, {row}"
+    sort_order = order_sql(query.sort.name, descending=query.descending)
+    order = "" if ordered else f" ORDER BY {sort_order}"
     if query.after is None:
         return [], [], order
+    if ordered and query.after_position and query.after_position[0] == ordered:
+        return [f"{quote(POSITION_COLUMN)} > {int(query.after_position[1])}"], [], order
     value, last = query.after
     if value is None:  # in the tail of NULLs, which sorts last either way
         return [f"({column} IS NULL AND {row} > {int(last)})"], [], order
@@ -441,39 +482,55 @@ def _assemble(table: str, select: str, parts: list[str], order: str, limit: str)
 
 
 def _rows_sql(
-    table: str, query: RowQuery, access: OpenAccess, *, output: str, limit: int | None
+    table: str,
+    query: RowQuery,
+    access: OpenAccess,
+    *,
+    output: str,
+    limit: int | None,
+    ordered: str | None,
 ) -> tuple[str, list[Any]]:
     """The rows from the cursor on, ``limit`` of them.
 
-    A sorted, limited query picks its rows from plain columns first and formats only those:
-    otherwise DuckDB would format every matching row before keeping a hundred of them.
+    A sorted, limited query on the version's own copy picks the page's sort keys and row
+    numbers first, then reads and formats just those rows: sorting every column of every
+    matching row to keep a hundred costs several times more.
     """
     parts, params = where_sql(query.filters, access)
-    after, after_params, order = _keyset(query)
+    after, after_params, order = _keyset(query, ordered)
     limited = f" LIMIT {int(limit)}" if limit is not None else ""
-    if query.sort is not None and limit is not None and output != "values":
-        needed = dict.fromkeys([*(f.name for f in query.fields), query.sort.name, ROW_COLUMN])
-        columns = ", ".join(quote(name) for name in needed)
-        inner = _assemble(table, columns, parts + after, order, limited)
-        outer = _assemble(f"({inner}) AS page", _select(query, output=output), [], order, "")
-        return outer, [*params, *after_params]
-    sql = _assemble(table, _select(query, output=output), parts + after, order, limited)
+    select = _select(query, output=output, ordered=bool(ordered))
+    if query.sort is not None and limit is not None and not ordered:
+        keys = ", ".join(quote(name) for name in dict.fromkeys([query.sort.name, ROW_COLUMN]))
+        inner = _assemble(table, keys, parts + after, order, limited)
+        chosen = [f"{quote(ROW_COLUMN)} IN (SELECT {quote(ROW_COLUMN)} FROM ({inner}))"]
+        return _assemble(table, select, chosen, order, ""), [*params, *after_params]
+    sql = _assemble(table, select, parts + after, order, limited)
     return sql, [*params, *after_params]
 
 
 def page_sql(
-    table: str, query: RowQuery, access: OpenAccess, *, output: str = "json"
+    table: str,
+    query: RowQuery,
+    access: OpenAccess,
+    *,
+    output: str = "json",
+    ordered: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """One page plus one row (the extra row says whether there is a next page)."""
-    return _rows_sql(table, query, access, output=output, limit=query.size + 1)
+    """One page plus one row (the extra row says whether there is a next page).
+
+    ``ordered`` is the version tag when ``table`` is the version's copy in the sort's order.
+    """
+    limit = query.size + 1
+    return _rows_sql(table, query, access, output=output, limit=limit, ordered=ordered)
 
 
 def stream_sql(
-    table: str, query: RowQuery, access: OpenAccess, *, output: str
+    table: str, query: RowQuery, access: OpenAccess, *, output: str, ordered: str | None = None
 ) -> tuple[str, list[Any]]:
     """Every matching row from the cursor on (up to ``_size`` when given), for streaming."""
     limit = query.size if query.size_given else None
-    return _rows_sql(table, query, access, output=output, limit=limit)
+    return _rows_sql(table, query, access, output=output, limit=limit, ordered=ordered)
 
 
 def count_sql(table: str, query: RowQuery, access: OpenAccess) -> tuple[str, list[Any]]:
@@ -530,17 +587,31 @@ def _total(
     )
 
 
+def _source(store: RowStore, access: OpenAccess, query: RowQuery) -> tuple[str, str | None]:
+    """The table to read and, when it is a copy in the sort's order, the version's tag."""
+    version = access.version
+    if query.sort is not None:
+        copy = store.sorted_table(
+            version.file_hash, version.rows, query.sort.name, descending=query.descending
+        )
+        if copy is not None:
+            return copy, version.file_hash[:CURSOR_TAG]
+    return store.table(version.file_hash, version.rows), None
+
+
 def read_page(store: RowStore, access: OpenAccess, query: RowQuery) -> RowPage:
     """One page of rows, the next cursor and the total."""
-    table = store.table(access.version.file_hash, access.version.rows)
-    sql, params = page_sql(table, query, access)
+    table, ordered = _source(store, access, query)
+    sql, params = page_sql(table, query, access, ordered=ordered)
     rows = store.fetch(sql, params)
     more = len(rows) > query.size
     rows = rows[: query.size]
     next_cursor = None
     if more:
         last = rows[-1]
-        next_cursor = encode_cursor_for(query, last[1] if query.sort else None, last[-1])
+        position = (ordered, int(last[-1])) if ordered else None
+        row = last[-2] if ordered else last[-1]
+        next_cursor = encode_cursor_for(query, last[1] if query.sort else None, row, position)
     total, exact, note = _total(store, table, query, access, len(rows), more)
     return RowPage([row[0] for row in rows], next_cursor, total, exact, note)
 
@@ -553,9 +624,10 @@ def stream_rows(
     The table is prepared before the first byte, so a failure is an error response, not a
     broken stream.
     """
-    table = store.table(access.version.file_hash, access.version.rows)
+    table, ordered = _source(store, access, query)
     as_csv = query.format == "csv"
-    sql, params = stream_sql(table, query, access, output="text" if as_csv else "json")
+    output = "text" if as_csv else "json"
+    sql, params = stream_sql(table, query, access, output=output, ordered=ordered)
     names = [f.name for f in query.fields]
     width = len(names)
 
