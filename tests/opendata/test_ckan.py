@@ -494,3 +494,48 @@ def test_a_revision_under_review_shows_its_published_version(
     assert world.metro in _ids(ckan.action.package_search(fq="tags:客流")["results"])
     tags = ckan.action.package_search(**{"facet.field": ["tags"], "facet.limit": -1})
     assert "未发布词" not in tags["facets"]["tags"] and tags["facets"]["tags"]["客流"] == 1
+
+
+def test_counts_and_facets_are_remembered_until_the_catalogue_changes(
+    world: World, platform: Platform, city: City, tmp_path: Path
+) -> None:
+    """The same search twice is counted once; a deprecation or new data shows at once."""
+    from gongshu.opendata.runtime import runtime_for
+
+    ckan = world.client()
+    counts = runtime_for(platform.app.state, platform).ckan_counts
+    asked = {"facet.field": ["organization", "groups", "res_format"], "rows": 0}
+    first = ckan.action.package_search(**asked)
+    misses = counts.misses
+    again = ckan.action.package_search(**asked)
+    assert again == first and counts.misses == misses and counts.hits >= 1
+    assert first["count"] == 12 and first["facets"]["groups"]["urban-management"] == 9
+    assert first["facets"]["res_format"]["CSV"] == 2
+
+    with platform.uow() as uow:
+        catalog.deprecate_entry(uow, actor=city.admin, entry_id=world.roads[0], reason="停止发布")
+    after = ckan.action.package_search(**asked)
+    assert after["count"] == 11 and after["facets"]["groups"]["urban-management"] == 8
+    assert counts.misses == misses + 1
+    _ingest(platform, city.officer, world.metro, tmp_path / "metro.csv", ["线路", "1号线"])
+    with_data = ckan.action.package_search(**asked)
+    assert with_data["facets"]["res_format"]["CSV"] == 3
+
+
+def test_a_rolled_back_change_leaves_the_generation_alone(platform: Platform, city: City) -> None:
+    from gongshu.catalog.models import CATALOG_GENERATION, Entry
+    from gongshu.kernel.generations import current
+
+    entry_id = _create(platform, city.officer, name="公交线路走向")
+    with platform.uow() as uow:
+        before = current(uow.session, CATALOG_GENERATION)
+        entry = uow.session.get(Entry, entry_id)
+        assert entry is not None
+        entry.summary = "改过但未提交"
+        uow.session.flush()
+        uow.rollback()
+    with platform.uow() as uow:
+        assert current(uow.session, CATALOG_GENERATION) == before
+    _revise(platform, city.officer, entry_id, name="公交线路走向（新）")
+    with platform.uow() as uow:
+        assert current(uow.session, CATALOG_GENERATION) > before

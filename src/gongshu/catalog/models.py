@@ -16,8 +16,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongshu.catalog.vocab import FREQUENCY_INTERVALS, EntryStatus, UpdateFrequency
 from gongshu.kernel.db import Base
+from gongshu.kernel.generations import watch
 
-__all__ = ["CatalogSequence", "Entry", "EntryField", "EntryVersion"]
+__all__ = [
+    "CATALOG_GENERATION",
+    "CatalogSequence",
+    "Entry",
+    "EntryField",
+    "EntryVersion",
+]
+
+# Moves with every committed change to entries, their data items, published versions and,
+# through the datastore, their data versions (see gongshu.kernel.generations).
+CATALOG_GENERATION = "catalog"
 
 
 class Entry(Base):
@@ -142,3 +153,6 @@ class CatalogSequence(Base):
 
     key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+watch(CATALOG_GENERATION, [Entry, EntryField, EntryVersion])

@@ -14,7 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gongshu.catalog.models import CATALOG_GENERATION
 from gongshu.kernel.db import Base
+from gongshu.kernel.generations import watch
 
 __all__ = ["DatasetSettings", "DatasetVersion", "IngestRun", "Upload"]
 
@@ -113,3 +115,6 @@ class Upload(Base):
     created_by_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("app_user.id", ondelete="CASCADE")
     )
+
+
+watch(CATALOG_GENERATION, [DatasetVersion])

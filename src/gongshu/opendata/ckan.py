@@ -26,6 +26,7 @@ from gongshu.identity import Organisation
 from gongshu.kernel.errors import InvalidInput, MalformedRequest, NotFound
 from gongshu.kernel.uow import UnitOfWork
 from gongshu.opendata import ckan_query as cq
+from gongshu.opendata.ckan_counts import SearchCountCache, SearchCounts
 from gongshu.opendata.ckan_packages import group_dict, organization_dict, packages
 from gongshu.opendata.errors import DatasetNotFound
 
@@ -149,9 +150,12 @@ def package_list(uow: UnitOfWork, *, params: Params, base_url: str) -> list[str]
     return list(uow.session.scalars(stmt.offset(offset)))
 
 
-def package_search(uow: UnitOfWork, *, params: Params, base_url: str) -> dict[str, Any]:
+def package_search(
+    uow: UnitOfWork, *, params: Params, base_url: str, counts: SearchCountCache | None = None
+) -> dict[str, Any]:
     """Full-text search (the catalogue's Chinese matching) with ``fq`` filters, sort, paging
-    by ``rows``/``start`` and facets."""
+    by ``rows``/``start`` and facets; the total and the facets from ``counts`` when given and
+    still current (see :mod:`ckan_counts`)."""
     rows = params.natural("rows", ROWS_DEFAULT, maximum=ROWS_MAX) or 0
     start = params.natural("start", 0) or 0
     fields = params.strings("facet.field")
@@ -168,17 +172,23 @@ def package_search(uow: UnitOfWork, *, params: Params, base_url: str) -> dict[st
     if query is not None:
         plain = cq.index_hits(uow, query, ranked=False)
         base = base.join(plain, plain.c.seq == Entry.seq)
-    if query is None and not fq:
-        count = cq.count_open(uow)
-    else:
-        counted = sa.select(sa.func.count()).select_from(base.subquery())
-        count = int(uow.session.scalar(counted) or 0)
+
+    def compute() -> SearchCounts:
+        if query is None and not fq:
+            count = cq.count_open(uow)
+        else:
+            counted = sa.select(sa.func.count()).select_from(base.subquery())
+            count = int(uow.session.scalar(counted) or 0)
+        return SearchCounts(count, cq.facet_counts(uow, base, fields, limit=-1, mincount=1))
+
+    key = (params.text("q") or "", tuple(fq), tuple(fields))
+    found = counts.get(uow, key, compute) if counts is not None else compute()
+    count = found.count
     ids = _page(uow, query, filters, keys, start=start, rows=rows, count=count)
-    facets = cq.facet_counts(
-        uow, base, fields,
+    facets = found.limited(
         limit=params.integer("facet.limit", FACET_LIMIT_DEFAULT),
         mincount=params.integer("facet.mincount", 1),
-    )  # fmt: skip
+    )
     names = _facet_names(uow, facets)
     return {
         "count": count,
@@ -436,9 +446,21 @@ ACTIONS: dict[str, Action] = {
 }  # fmt: skip
 
 
-def call_action(uow: UnitOfWork, *, name: str, data: Mapping[str, Any], base_url: str) -> Any:
-    """Run one action on its ``data_dict``; :class:`UnknownAction` for a name not offered."""
+def call_action(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    data: Mapping[str, Any],
+    base_url: str,
+    counts: SearchCountCache | None = None,
+) -> Any:
+    """Run one action on its ``data_dict``; :class:`UnknownAction` for a name not offered.
+
+    ``package_search`` keeps its totals and facets in ``counts`` between calls."""
     action = ACTIONS.get(name)
     if action is None:
         raise UnknownAction(f"Action name not known: {name}")
-    return action(uow, params=Params(data), base_url=base_url.rstrip("/"))
+    params, base = Params(data), base_url.rstrip("/")
+    if action is package_search:
+        return package_search(uow, params=params, base_url=base, counts=counts)
+    return action(uow, params=params, base_url=base)

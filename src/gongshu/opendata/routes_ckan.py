@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gongshu.identity.deps import UoW
+from gongshu.identity.deps import UoW, get_platform
 from gongshu.kernel.errors import (
     GongshuError,
     InvalidInput,
@@ -32,6 +32,7 @@ from gongshu.kernel.errors import (
 )
 from gongshu.opendata.ckan import ACTIONS, UnknownAction, call_action
 from gongshu.opendata.ckan_query import SearchQueryInvalid
+from gongshu.opendata.runtime import runtime_for
 
 __all__ = ["router"]
 
@@ -135,8 +136,9 @@ async def ckan_action(action: str, request: Request, uow: UoW) -> Response:
         data = await _request_data(request)
         data.pop("callback", None)  # JSONP is not offered
         base_url = str(request.base_url)
+        counts = runtime_for(request.app.state, get_platform(request)).ckan_counts
         result = await run_in_threadpool(
-            lambda: call_action(uow, name=action, data=data, base_url=base_url)
+            lambda: call_action(uow, name=action, data=data, base_url=base_url, counts=counts)
         )
     except GongshuError as exc:
         return _error_response(envelope, exc)

@@ -9,6 +9,7 @@ from typing import Any
 from gongshu.datastore.service import DatasetVersionStored
 from gongshu.kernel.events import Event
 from gongshu.opendata.access import EntryCache
+from gongshu.opendata.ckan_counts import SearchCountCache
 from gongshu.opendata.downloads import DownloadFiles
 from gongshu.opendata.keys import KeyRing
 from gongshu.opendata.serving import RowStore
@@ -28,6 +29,7 @@ class OpenRuntime:
     usage: UsageRecorder
     rows: RowStore
     downloads: DownloadFiles
+    ckan_counts: SearchCountCache
 
     def on_version_stored(self, event: Event) -> None:
         """A new version is served at once: forget the entry's cached view."""
@@ -50,6 +52,7 @@ def runtime_for(holder: Any, platform: Any) -> OpenRuntime:
                 usage=UsageRecorder(platform.uow, platform.clock),
                 rows=RowStore(store.lake, memory_limit=store.memory_limit, threads=store.threads),
                 downloads=DownloadFiles(store.lake, store.connect),
+                ckan_counts=SearchCountCache(),
             )
             platform.bus.subscribe(DatasetVersionStored, runtime.on_version_stored)
             holder.open_runtime = runtime
