@@ -413,3 +413,35 @@ def test_the_api_is_public_for_reading_and_uses_the_configured_deadlines(
     with platform.uow() as uow:
         count = uow.session.scalar(sa.select(sa.func.count()).select_from(DataRequest))
     assert count == 4
+
+
+def test_the_command_flags_overdue_requests_for_cron(
+    platform: Platform, city: City, clock: FixedClock, alice: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gongshu.cli import opendata as _commands  # noqa: F401  (commands register)
+    from gongshu.cli.main import app
+
+    # Filed in the past: the command's own clock (the system's) stamps the overdue notice.
+    clock.set(beijing(date(2025, 11, 21)))
+    late = file(platform, alice)
+    due = read(platform, None, late).due_on
+    assert due is not None
+    monkeypatch.setenv("GONGSHU_HOME", str(platform.settings.home))
+    monkeypatch.setenv("GONGSHU_DATABASE_URL", str(platform.settings.database_url))
+    monkeypatch.setenv("GONGSHU_PASSWORD_HASH_PROFILE", "fast")
+    monkeypatch.delenv("GONGSHU_ACTOR", raising=False)
+
+    def flag(on: date, *before: str, code: int = 0) -> Any:
+        args = ["--json", *before, "open", "flag-overdue-requests", "--today", on.isoformat()]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout) if code == 0 else None
+
+    assert flag(due) == {"flagged": 0, "request_ids": []}  # due today is not late
+    flag(date(2026, 1, 5), "--as", "officer", code=4)  # only the bureau or cron
+    assert flag(date(2026, 1, 5)) == {"flagged": 1, "request_ids": [late]}
+    assert flag(date(2026, 1, 5)) == {"flagged": 0, "request_ids": []}  # once per deadline
+    shown = read(platform, None, late)
+    assert shown.events is not None and shown.events[-1].step == "overdue"

@@ -188,6 +188,26 @@ def test_the_first_sorted_call_builds_the_sorted_copy_in_the_background(
     assert decoded[4] == file_hash[:12] and decoded[5] == 4  # the copy's position, 0-based
 
 
+@pytest.mark.parametrize("mode", ["per_request", "sorted_copy"])
+def test_exact_filters_read_the_fields_sorted_copy_in_file_order(
+    client: TestClient, world: OpenWorld, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    store = _sorted_copies(client, world, monkeypatch, mode)
+    for params, keep in [
+        ({"线路数": "3"}, lambda r: r["线路数"] == 3),
+        ({"无障碍": "true", "线路数__gte": "5"},
+         lambda r: r["无障碍"] and r["线路数"] is not None and r["线路数"] >= 5),
+        ({"启用日期__exact": str(world.stop_rows[7]["启用日期"]), "线路数__in": "2,4,6"},
+         lambda r: r["启用日期"] == world.stop_rows[7]["启用日期"] and r["线路数"] in (2, 4, 6)),
+        ({"票价": "2.5", "站点名称__contains": "站"},
+         lambda r: r["票价"] == Decimal("2.5") and "站" in r["站点名称"]),
+    ]:  # fmt: skip
+        expected = [r["站点编号"] for r in world.stop_rows if keep(r)]
+        assert _ids(_walk(client, world, _size=7, **params)) == expected, params
+    copies = {path.name.split(".")[2] for path in store.root.glob("*.*.*.duckdb")}
+    assert copies == (set() if mode == "per_request" else {"asc"})
+
+
 def test_fields_select_and_order_the_columns(client: TestClient, world: OpenWorld) -> None:
     body = _rows(client, world, _fields="票价,站点编号", _size=2, _sort="票价").json()
     assert [list(r) for r in body["data"]] == [["票价", "站点编号"]] * 2

@@ -158,7 +158,16 @@ def run(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def main() -> None:
     """Entry point of the ``gongshu`` script."""
-    from gongshu.cli import admin, catalog, ingest, ledger, objections, sandbox, setup  # noqa: F401
+    from gongshu.cli import (  # noqa: F401
+        admin,
+        catalog,
+        ingest,
+        ledger,
+        objections,
+        opendata,
+        sandbox,
+        setup,
+    )
 
     try:
         app()

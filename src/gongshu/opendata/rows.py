@@ -588,7 +588,12 @@ def _total(
 
 
 def _source(store: RowStore, access: OpenAccess, query: RowQuery) -> tuple[str, str | None]:
-    """The table to read and, when it is a copy in the sort's order, the version's tag."""
+    """The table to read and, when it is a copy in the sort's order, the version's tag.
+
+    An unsorted page with an ``exact`` filter reads the copy in that field's ascending order
+    when there is one: the matching rows lie together there, in file order, so DuckDB skips
+    the rest by its zone maps instead of scanning for them.
+    """
     version = access.version
     if query.sort is not None:
         copy = store.sorted_table(
@@ -596,6 +601,14 @@ def _source(store: RowStore, access: OpenAccess, query: RowQuery) -> tuple[str, 
         )
         if copy is not None:
             return copy, version.file_hash[:CURSOR_TAG]
+    else:
+        exact = next((f for f in query.filters if f.op == "exact"), None)
+        if exact is not None:
+            copy = store.sorted_table(
+                version.file_hash, version.rows, exact.field.name, descending=False
+            )
+            if copy is not None:
+                return copy, None
     return store.table(version.file_hash, version.rows), None
 
 

@@ -15,8 +15,9 @@ background: the same rows stored in that order, numbered by ``__pos``
 (``<file hash>.<field digest>.<asc|desc>.duckdb``). Until it is ready sorted pages are sorted
 per request (picking the page's keys first, then its rows); afterwards a sorted page is a
 range of ``__pos``, as cheap as an unsorted one, and filters on it keep the order because a
-scan on one thread returns rows in stored order. Versions over :data:`SORTED_COPY_ROWS` rows
-are always sorted per request.
+scan on one thread returns rows in stored order. The ascending copy also serves unsorted pages
+filtered by ``field = value``: there the matching rows lie together, in file order. Versions
+over :data:`SORTED_COPY_ROWS` rows are always sorted per request.
 
 One in-memory DuckDB instance per process attaches the copies read-only; each worker thread
 keeps its own cursor on it (DuckDB connections are not shared between threads), so a request

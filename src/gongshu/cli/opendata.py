@@ -1,0 +1,37 @@
+"""``gongshu open``: the open data portal's scheduled work (for cron)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+
+from gongshu.cli.admin import _actor
+from gongshu.cli.main import app, emit, handled, state
+from gongshu.cli.setup import console_context, platform_for_cli
+from gongshu.identity import CONSOLE
+from gongshu.opendata import requests as data_requests
+
+__all__: list[str] = []
+
+open_app = typer.Typer(help="Open data portal (公共数据开放).", no_args_is_help=True)
+app.add_typer(open_app, name="open")
+
+
+@open_app.command("flag-overdue-requests")
+def flag_overdue_requests(
+    today: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Count overdue as of this date (default: today)."),
+    ] = None,
+) -> None:
+    """Put an overdue notice on each data request (接诉即办) past its deadline (safe to rerun)."""
+    with handled():
+        platform = platform_for_cli()
+        with platform.uow(console_context()) as uow:
+            actor = _actor(uow) if state.actor else CONSOLE
+            day: date | None = today.date() if today else None
+            flagged = data_requests.flag_overdue(uow, day, actor=actor)
+            uow.commit()
+        emit({"flagged": len(flagged), "request_ids": flagged})
