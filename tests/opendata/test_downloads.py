@@ -243,3 +243,50 @@ def test_json_download_values_are_typed(client: TestClient, world: OpenWorld) ->
     assert got["线路数"] == expected["线路数"]  # None for this row: null, not ""
     assert got["启用日期"] == expected["启用日期"].isoformat()
     assert isinstance(got["经度"], float) and got["无障碍"] is expected["无障碍"]
+
+
+def test_prune_deletes_superseded_copies_and_unused_downloads_for_cron(
+    client: TestClient, world: OpenWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from gongshu.cli import opendata as _commands  # noqa: F401  (commands register)
+    from gongshu.cli.main import app
+    from tests.opendata.open_world import ingest, write_csv
+
+    key = {"X-App-Key": world.key}
+    rows = f"/api/v1/open/datasets/{world.stops}/rows"
+    # Version 2 has rows no other entry has (version 1's file is also two other entries').
+    ingest(world.platform, world.city.officer, world.stops,
+           write_csv(tmp_path / "v2.csv", STOPS, world.stop_rows[:40]))  # fmt: skip
+    assert client.get(rows, headers=key).json()["meta"]["total"] == 40
+    first = client.get(_url(world, "download.csv")).content
+    store = runtime_for(client.app.state, world.platform)  # type: ignore[attr-defined]
+    [old_copy] = store.rows.root.glob("*.duckdb")
+    [download] = store.downloads.root.glob("*/*.csv")
+    ingest(world.platform, world.city.officer, world.stops,
+           write_csv(tmp_path / "v3.csv", STOPS, world.stop_rows[:30]))  # fmt: skip
+    assert client.get(rows, headers=key).json()["meta"]["total"] == 30
+    [new_copy] = [p for p in store.rows.root.glob("*.duckdb") if p != old_copy]
+    month_ago = time.time() - 31 * 86400
+    os.utime(download, (month_ago, month_ago))
+    monkeypatch.setenv("GONGSHU_HOME", str(world.platform.settings.home))
+    monkeypatch.setenv("GONGSHU_DATABASE_URL", str(world.platform.settings.database_url))
+    monkeypatch.setenv("GONGSHU_PASSWORD_HASH_PROFILE", "fast")
+    monkeypatch.delenv("GONGSHU_ACTOR", raising=False)
+
+    def prune(*before: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, ["--json", *before, "open", "prune", "--days", "30"])
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout) if code == 0 else None
+
+    prune("--as", "officer", code=4)  # only the bureau or cron
+    done = prune()
+    assert (done["serving_copies"], done["download_files"]) == (1, 1) and done["bytes"] > 0
+    assert not old_copy.exists() and new_copy.exists() and not download.exists()
+    assert prune() == {"serving_copies": 0, "download_files": 0, "bytes": 0}
+    # What was deleted is built again on demand: the server still reads the latest copy.
+    assert client.get(rows, headers=key).json()["meta"]["total"] == 30
+    assert client.get(_url(world, "download.csv")).content != first  # the new version's rows

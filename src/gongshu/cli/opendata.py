@@ -1,8 +1,10 @@
-"""``gongshu open``: the open data portal's scheduled work (for cron)."""
+"""``gongshu open``: the open data portal's scheduled work (for cron): overdue data
+requests and housekeeping of derived files."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -11,7 +13,10 @@ from gongshu.cli.admin import _actor
 from gongshu.cli.main import app, emit, handled, state
 from gongshu.cli.setup import console_context, platform_for_cli
 from gongshu.identity import CONSOLE
+from gongshu.opendata import housekeeping
 from gongshu.opendata import requests as data_requests
+from gongshu.opendata.downloads import DownloadFiles
+from gongshu.opendata.serving import RowStore
 
 __all__: list[str] = []
 
@@ -35,3 +40,25 @@ def flag_overdue_requests(
             flagged = data_requests.flag_overdue(uow, day, actor=actor)
             uow.commit()
         emit({"flagged": len(flagged), "request_ids": flagged})
+
+
+@open_app.command("prune")
+def prune_files(
+    days: Annotated[
+        int, typer.Option(min=1, help="Delete downloads nobody asked for in this many days.")
+    ] = 30,
+) -> None:
+    """Delete serving copies of superseded versions and unused download files (for cron)."""
+    with handled():
+        platform = platform_for_cli()
+        store = platform.datastore
+        rows = RowStore(store.lake, memory_limit=store.memory_limit, threads=store.threads)
+        downloads = DownloadFiles(store.lake, store.connect)
+        with platform.uow(console_context()) as uow:
+            actor = _actor(uow) if state.actor else CONSOLE
+            done = housekeeping.prune(
+                uow, rows=rows, downloads=downloads, unused_for=timedelta(days=days),
+                now=uow.clock.now(), actor=actor,
+            )  # fmt: skip
+            uow.commit()
+        emit(asdict(done))

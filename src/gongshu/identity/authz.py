@@ -323,6 +323,12 @@ ACTIONS: dict[str, Action] = _actions(
         },
         "see open API and download usage per dataset (providers: their own entries)",
     ),
+    Action(
+        "open.housekeeping",
+        True,
+        {Role.BUREAU_ADMIN: Reach.ALL},
+        "delete the open API's serving copies of superseded versions and unused downloads",
+    ),
     # Open data engagement: data requests (接诉即办), the open plan, the showcase and
     # conditional-opening applications. Reading requests, the plan and approved showcase
     # entries is public and needs no action.

@@ -10,6 +10,7 @@ written in scratch space and renamed into place: a file under its final name is 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -129,6 +130,7 @@ class DownloadFiles:
         digest = self._digest(access, fmt)
         target = self.root / digest[:2] / f"{digest}.{fmt}"
         if target.is_file():
+            _touch(target)
             return target
         source = self.lake.path_of(access.version.file_hash)
         if not source.is_file():
@@ -139,6 +141,20 @@ class DownloadFiles:
             if not target.is_file():
                 self._build(access, fmt, source, target)
         return target
+
+    def prune(self, unused_since: float, sizes: list[int]) -> list[Path]:
+        """Delete the download files not asked for since ``unused_since`` (a POSIX time),
+        adding their sizes to ``sizes``: each is built again, the same, when next asked for."""
+        removed: list[Path] = []
+        for path in sorted(self.root.glob("*/*")):
+            found = path.stat()
+            if path.is_file() and found.st_mtime < unused_since:
+                sizes.append(found.st_size)
+                path.unlink(missing_ok=True)
+                with self._lock:
+                    self._checksums.pop(path, None)
+                removed.append(path)
+        return removed
 
     def _build(self, access: OpenAccess, fmt: str, source: Path, target: Path) -> None:
         parts, params = where_sql([], access)
@@ -179,6 +195,7 @@ class DownloadFiles:
         ).hexdigest()
         target = self.root / digest[:2] / f"{digest}.zip"
         if target.is_file():
+            _touch(target)
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with self.lake.scratch() as work:
@@ -268,6 +285,12 @@ def data_package(
         "sources": [{"title": entry.provider_name}],
         "resources": [resource],
     }
+
+
+def _touch(path: Path) -> None:
+    """Mark a download file as used now (its modification time is its last use)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 def _sha256(path: Path) -> str:

@@ -145,6 +145,21 @@ class RowStore:
         threading.Thread(target=build, name=f"sort-{key}", daemon=True).start()
         return None
 
+    def prune(self, keep: set[str], sizes: list[int]) -> list[Path]:
+        """Delete the copies of version files not in ``keep`` (and every copy made for another
+        DuckDB version), adding their sizes to ``sizes``; a process that has one attached
+        reads on until it closes it."""
+        removed: list[Path] = []
+        for folder in sorted(self.root.parent.glob("*")):
+            for path in sorted(folder.glob("*.duckdb")):
+                if folder != self.root or path.name.split(".")[0] not in keep:
+                    sizes.append(path.stat().st_size)
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+            if folder != self.root and not any(folder.iterdir()):
+                folder.rmdir()
+        return removed
+
     def copy_path(self, file_hash: str) -> Path:
         """Where the serving copy of a version file lives."""
         return self.root / f"{file_hash}.duckdb"
