@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,9 +29,9 @@ from gongshu.cli.main import (
     user_app,
 )
 from gongshu.cli.setup import console_context, platform_for_cli
+from gongshu.identity import CONSOLE, service, tokens
 from gongshu.identity import calendar as calendar_service
 from gongshu.identity import grants as grant_service
-from gongshu.identity import service, tokens
 from gongshu.identity.authz import Actor
 from gongshu.identity.errors import UserNotFound
 from gongshu.identity.models import DeliveryMode, GrantStatus, OrgKind, Role, User
@@ -61,6 +62,24 @@ def _actor(uow: UnitOfWork) -> Actor:
     if user is None or not user.active:
         raise UserNotFound(f"no active user {state.actor!r}")
     return service.actor_for_user(uow, user, via="console")
+
+
+# The ``--today`` option of the daily deadline sweeps (for cron).
+Today = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Count overdue as of this date (default: today)."),
+]
+
+
+def deadline_sweep(sweep: Callable[..., list[str]], today: datetime | None) -> list[str]:
+    """Run a daily deadline sweep as ``--as`` USER, or as the local console when no one is
+    named (cron), and commit; the ids it marked."""
+    platform = platform_for_cli()
+    with platform.uow(console_context()) as uow:
+        actor = _actor(uow) if state.actor else CONSOLE
+        done = sweep(uow, today.date() if today else None, actor=actor)
+        uow.commit()
+    return done
 
 
 def _session() -> tuple[Platform, UnitOfWork]:

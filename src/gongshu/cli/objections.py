@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 import typer
 
-from gongshu.cli.admin import _actor
+from gongshu.cli.admin import Today, _actor, deadline_sweep
 from gongshu.cli.main import app, emit, handled, state
 from gongshu.cli.setup import console_context, platform_for_cli
-from gongshu.identity import CONSOLE
 from gongshu.kernel.clock import local_date
 from gongshu.quality import objections as service
 
@@ -23,20 +21,10 @@ LIST_COLUMNS = ["id", "status", "entry", "handler", "due_on", "overdue", "escala
 
 
 @objections_app.command("escalate")
-def escalate(
-    today: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Count overdue as of this date (default: today)."),
-    ] = None,
-) -> None:
+def escalate(today: Today = None) -> None:
     """Mark open objections past their deadline as escalated to the bureau (safe to rerun)."""
     with handled():
-        platform = platform_for_cli()
-        with platform.uow(console_context()) as uow:
-            actor = _actor(uow) if state.actor else CONSOLE
-            day: date | None = today.date() if today else None
-            escalated = service.escalate_overdue(uow, day, actor=actor)
-            uow.commit()
+        escalated = deadline_sweep(service.escalate_overdue, today)
         emit({"escalated": len(escalated), "objection_ids": escalated})
 
 

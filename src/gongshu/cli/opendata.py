@@ -4,12 +4,12 @@ requests and housekeeping of derived files."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
-from gongshu.cli.admin import _actor
+from gongshu.cli.admin import Today, _actor, deadline_sweep
 from gongshu.cli.main import app, emit, handled, state
 from gongshu.cli.setup import console_context, platform_for_cli
 from gongshu.identity import CONSOLE
@@ -25,20 +25,10 @@ app.add_typer(open_app, name="open")
 
 
 @open_app.command("flag-overdue-requests")
-def flag_overdue_requests(
-    today: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Count overdue as of this date (default: today)."),
-    ] = None,
-) -> None:
+def flag_overdue_requests(today: Today = None) -> None:
     """Put an overdue notice on each data request (接诉即办) past its deadline (safe to rerun)."""
     with handled():
-        platform = platform_for_cli()
-        with platform.uow(console_context()) as uow:
-            actor = _actor(uow) if state.actor else CONSOLE
-            day: date | None = today.date() if today else None
-            flagged = data_requests.flag_overdue(uow, day, actor=actor)
-            uow.commit()
+        flagged = deadline_sweep(data_requests.flag_overdue, today)
         emit({"flagged": len(flagged), "request_ids": flagged})
 
 
