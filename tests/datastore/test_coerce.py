@@ -212,3 +212,21 @@ def test_unknown_field_type_is_refused() -> None:
     assert "unknown field type 'colour'" in caught.value.message
     with pytest.raises(InvalidInput):
         duckdb_type("colour")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\ufeff名称", "名称"),  # a BOM left at the start of a cell
+        ("名称\t", "名称"),
+        ("\x0c名称", "\x0c名称"),  # a form feed is not one of the spaces trimmed
+        ("\u2003名称\u2003", "\u2003名称\u2003"),  # nor an em space
+        ("名\u3000称", "名\u3000称"),  # inside a value, spaces stay
+        (" \u00a0\ufeff ", None),
+    ],
+)
+def test_text_is_trimmed_only_of_its_edge_spaces(
+    con: duckdb.DuckDBPyConnection, text: str, expected: str | None
+) -> None:
+    # Text with spaces at its edges is rebuilt; all other text is kept as it is, untouched.
+    assert coerce(con, "string", text) == (expected, False)

@@ -244,3 +244,140 @@ def test_an_empty_or_header_only_file_is_a_located_error(
         assert path.name in error.value.message
     with platform.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(DatasetVersion)) == 0
+
+
+def test_a_csv_whose_cells_all_convert_is_typed_straight_into_the_version(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    # Blank cells in typed columns are looked at again and found blank, not bad; the record
+    # with every cell empty is left out; no row numbers are needed, so nothing is loaded.
+    ids = _ids(3)
+    rows = [[ids[0], "甲", "", "2024-01-01"], ["", "", "", ""],
+            [ids[1], "乙", "2", "\u3000"], [ids[2], " 丙 ", "3", "2024-01-03"]]  # fmt: skip
+    outcome = _ingest(platform, city, entry_id, _csv(tmp_path / "cards.csv", rows))
+    report = outcome.report
+    assert (report["rows_read"], report["rows_stored"], report["rows_quarantined"]) == (3, 3, 0)
+    assert report["errors"] == [] and report["error_totals"] == {}
+    assert "type+write" in report["seconds"] and "load" not in report["seconds"]
+    assert [(r[1], r[2], None if r[3] is None else str(r[3]))
+            for r in _rows(platform, outcome.version_id)] == sorted(
+        [("甲", None, "2024-01-01"), ("乙", 2, None), ("丙", 3, "2024-01-03")],
+        key=lambda r: ids[["甲", "乙", "丙"].index(r[0])],
+    )  # fmt: skip
+
+
+def test_malformed_records_alone_keep_the_fast_path_and_are_located(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    ids = _ids(3)
+    path = tmp_path / "cards.csv"
+    path.write_text(
+        "公民身份号码,姓名,乘车次数,办卡日期\n"
+        f"{ids[0]},甲,1,2024-01-01\n{ids[1]},乙,2\n{ids[2]},丙,3,2024-01-03\n",
+        encoding="utf-8",
+    )
+    outcome = _ingest(platform, city, entry_id, path)
+    report = outcome.report
+    assert (report["rows_stored"], report["rows_structural"], report["rows_read"]) == (2, 1, 3)
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(3, "办卡日期")]
+    assert "load" not in report["seconds"]
+    assert sorted(r[2] for r in _rows(platform, outcome.version_id)) == [1, 3]
+    with platform.uow() as uow:
+        version = uow.session.get(DatasetVersion, outcome.version_id)
+        assert version is not None and version.quarantined_rows == 1
+
+
+def test_the_reject_policy_refuses_malformed_records_found_on_the_fast_path(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    with platform.uow() as uow:
+        service.update_settings(
+            uow, actor=city.officer, entry_id=entry_id, data=SettingsInput(on_error="reject")
+        )
+        uow.commit()
+    ids = _ids(2)
+    path = tmp_path / "cards.csv"
+    path.write_text(
+        f"公民身份号码,姓名,乘车次数,办卡日期\n{ids[0]},甲,1,2024-01-01\n{ids[1]},乙,2,x,y\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(VersionRefused) as refused:
+        _ingest(platform, city, entry_id, path)
+    assert [e["row"] for e in refused.value.report["errors"]] == [3]
+    assert not any(platform.datastore.lake.files())
+    assert not any(platform.datastore.lake.scratch_root.glob("*/version.parquet"))
+
+
+def test_a_bad_cell_after_a_malformed_record_is_located_by_the_general_path(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    # The typed-in-place version is dropped; the file is read again with row numbers.
+    ids = _ids(4)
+    path = tmp_path / "cards.csv"
+    path.write_text(
+        "公民身份号码,姓名,乘车次数,办卡日期\n"
+        f"{ids[0]},甲,1,2024-01-01\n{ids[1]},乙\n\n{ids[2]},丙,很多,2024-01-03\n"
+        f"{ids[3]},丁,4,\n",
+        encoding="utf-8",
+    )
+    outcome = _ingest(platform, city, entry_id, path)
+    report = outcome.report
+    assert "load" in report["seconds"]
+    assert [(e["row"], e["column"], e["value"]) for e in report["errors"]] == [
+        (3, "乘车次数", f"{ids[1]},乙"),  # DuckDB names each missing column
+        (3, "办卡日期", f"{ids[1]},乙"),
+        (4, "乘车次数", "很多"),  # the blank line before it is not counted (see sources)
+    ]
+    assert (report["rows_stored"], report["rows_quarantined"], report["rows_structural"]) == (
+        2, 1, 1,
+    )  # fmt: skip
+
+
+def test_the_upload_is_hashed_while_read_unless_it_may_repeat_a_version(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    # Hashed beside the read (no version of this size yet), and first when one is: a same-size
+    # file with other content is compared, found new, and stored; the same file is not.
+    from gongshu.datastore.lake import file_digest
+
+    ids = _ids(2)
+    first = _csv(tmp_path / "a.csv", [[ids[0], "甲", "1", "2024-01-01"]])
+    other = _csv(tmp_path / "b.csv", [[ids[1], "乙", "2", "2024-01-02"]])
+    assert first.stat().st_size == other.stat().st_size
+    stored = [_ingest(platform, city, entry_id, path) for path in (first, other, first)]
+    assert [o.status for o in stored] == ["stored", "stored", "duplicate"]
+    assert stored[2].version_id == stored[0].version_id
+    with platform.uow() as uow:
+        versions, _ = service.list_versions(uow, actor=city.admin, entry_id=entry_id)
+        assert {v.source_hash for v in versions} == {file_digest(first)[0], file_digest(other)[0]}
+
+
+def test_a_large_file_keeps_its_row_order_in_the_version(tmp_path: Path) -> None:
+    # Read in parallel, typed and written in one COPY: the rows must stay in file order (an
+    # IN list in the text typing once let DuckDB reorder them through a join).
+    from gongshu.datastore import duck, ingest
+
+    rows, texts = 300_000, 7
+    path = tmp_path / "big.csv"
+    named = ", ".join(
+        f"CASE WHEN i % 7 = {k} THEN ' 名' || i ELSE '名' || (i * {k + 1}) END AS 名称{k}"
+        for k in range(texts)
+    )
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT i AS 序号, {named} FROM range({rows}) t(i)) "
+            f"TO '{path}' (FORMAT csv, HEADER true)"
+        )
+    plans = [ingest.FieldPlan("序号", "integer")] + [
+        ingest.FieldPlan(f"名称{k}", "string") for k in range(texts)
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    with duck.connect(memory_limit="500MB", threads=2, spill=work / "spill") as con:
+        staged = ingest.read_file(con, path=path, filename="big.csv", workdir=work, fields=plans)
+        assert staged.version_file is not None and "load" not in staged.seconds
+        out_of_order = con.execute(
+            f"SELECT count(*) FILTER (WHERE 序号 <> file_row_number), count(*) FROM "
+            f"read_parquet('{staged.version_file}', file_row_number = true)"
+        ).fetchone()
+    assert out_of_order == (0, rows)

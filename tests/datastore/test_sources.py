@@ -592,3 +592,49 @@ def test_values_read_through_sql_match_the_file(
         f"SELECT count(*), count(*) FILTER (WHERE _row <> CAST(c0 AS BIGINT) + 2) FROM ({raw.sql})"
     ).fetchone()
     assert checked == (200_000, 0)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_large_gb18030_file_is_transcoded_in_parts_exactly(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parts: int,
+) -> None:
+    # Cut at line breaks, one process a part, joined in order.
+    monkeypatch.setattr(sources, "PARALLEL_TRANSCODE_BYTES", 1000)
+    monkeypatch.setattr(sources, "_cores", lambda: parts)
+    text = "名称,说明\n" + "".join(f"第{i}号,𠀀中文 {i}\n" for i in range(400))
+    data = text.encode("gb18030")
+    source = tmp_path / "a.csv"
+    source.write_bytes(data)
+    assert len(sources._parts(source, 0, len(data))) == parts
+    seen: list[tuple[int, int]] = []
+    raw = upload(con, tmp_path, "a.csv", data, progress=lambda *p: seen.append(p))
+    assert rows(con, raw) == [(i + 2, f"第{i}号", f"𠀀中文 {i}") for i in range(400)]
+    assert seen[-1] == (2 * len(data), 2 * len(data))
+    assert list(workdir.iterdir()) == []  # parts and the joined copy are gone
+
+
+def test_a_bad_byte_in_a_later_part_is_named_by_its_line_in_the_whole_file(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "PARALLEL_TRANSCODE_BYTES", 1000)
+    monkeypatch.setattr(sources, "_cores", lambda: 2)
+    head = ("名称,数量\n" + "".join(f"苹果{i},{i}\n" for i in range(300))).encode("gb18030")
+    data = head + b"\xff\xff,2\n" + "".join(f"梨{i},{i}\n" for i in range(20)).encode("gb18030")
+    parts = sources._parts(_write(tmp_path / "probe.csv", data), 0, len(data))
+    assert len(parts) == 2 and parts[1][0] < len(head)  # the bad byte is in the second part
+    error = refused(con, tmp_path, "a.csv", data)
+    assert "line 302" in error.message and f"byte offset {len(head)}" in error.message
+    assert error.details[0]["row"] == 302
+    assert list(workdir.iterdir()) == []
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

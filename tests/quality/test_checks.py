@@ -169,6 +169,23 @@ def test_filled_treats_null_empty_and_whitespace_as_missing(
     assert _apply(con, lambda v: filled_sql(v, "integer"), [None, 0]) == [False, True]
 
 
+def test_filled_looks_past_a_leading_space_only_when_there_is_one(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The first character decides most values; those starting with a space (or nothing, or
+    # NUL) are looked at whole. A vertical tab, NBSP or em space is not blank.
+    values = ["\x0c\r", "\u3000 a", "\x00", "\x0b", "\u00a0", "\u2003", "\t\u3000\n"]
+    assert _apply(con, lambda v: filled_sql(v, "string"), values) == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
 def test_regex_must_match_the_whole_value(con: duckdb.DuckDBPyConnection) -> None:
     build = lambda v: regex_valid_sql(v, "[0-9]{3}")  # noqa: E731
     assert _apply(con, build, ["123", "1234", "a123", None]) == [True, False, False, None]

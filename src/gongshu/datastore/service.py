@@ -1,7 +1,9 @@
 """Dataset use cases: settings, ingest, versions and runs.
 
 An ingest is long, so it is not one transaction: a short one records the run, the file work
-happens outside any transaction in a scratch directory, and a second short one makes the
+happens outside any transaction in a scratch directory (the upload is hashed first when an
+earlier version of the entry came from a file of its size — it may be the same file, stored
+once — and otherwise on a second core while it is read), and a second short one makes the
 version visible — version row, run outcome and the audit record (anchored in the ledger with
 the file's content hash) together. A failure at any point leaves the run marked and no
 version. :class:`DatasetVersionStored` is published after that commit; quality listens.
@@ -10,6 +12,7 @@ version. :class:`DatasetVersionStored` is published after that commit; quality l
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,16 +260,23 @@ def ingest_file(
         if progress is not None:
             progress(phase, percent)
 
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gongshu-digest")
     try:
-        tell("hashing", None)
-        source_hash, source_bytes = file_digest(path)
         columns = [{"name": p.name, "type": p.type, "flags": sorted(p.flags)} for p in plans]
-        same = _same_source(store, entry_id, source_hash, columns)
-        if same is not None:
-            same_id, same_number = same
-            report = {"duplicate_of": same_number}
-            _finish(store, run_id, "duplicate", version_id=same_id, report=report)
-            return IngestOutcome("duplicate", run_id, same_id, same_number, report)
+        hashing: Future[tuple[str, int]] | None = None
+        if _may_repeat(store, entry_id, path.stat().st_size):
+            tell("hashing", None)
+            source_hash, source_bytes = file_digest(path)
+            same = _same_source(store, entry_id, source_hash, columns)
+            if same is not None:
+                same_id, same_number = same
+                report = {"duplicate_of": same_number}
+                _finish(store, run_id, "duplicate", version_id=same_id, report=report)
+                return IngestOutcome("duplicate", run_id, same_id, same_number, report)
+        else:
+            # No stored version came from a file of this size, so this one repeats none: it is
+            # hashed (for the record) on another core while it is read.
+            hashing = hasher.submit(file_digest, path)
         with store.lake.scratch() as work, store.connect() as con:
             tell("reading", None)
             staged = ingest.read_file(
@@ -280,6 +290,8 @@ def ingest_file(
                 sheet=sheet,
                 progress=tell,
             )
+            if hashing is not None:
+                source_hash, source_bytes = hashing.result()
             report = staged.report()
             if staged.version_file is None:
                 _finish(store, run_id, "refused", report=report)
@@ -326,6 +338,20 @@ def ingest_file(
         message = error.message if isinstance(error, GongshuError) else repr(error)
         _finish(store, run_id, "failed", error=message[:4000])
         raise
+    finally:
+        hasher.shutdown(wait=True)
+
+
+def _may_repeat(store: Datastore, entry_id: str, size: int) -> bool:
+    """Whether a stored version of the entry came from a file of ``size`` bytes: only then can
+    an upload repeat one, and it is hashed and compared before anything is read."""
+    with store.uow() as uow:
+        found = uow.session.scalar(
+            sa.select(DatasetVersion.id)
+            .where(DatasetVersion.entry_id == entry_id, DatasetVersion.source_bytes == size)
+            .limit(1)
+        )
+    return found is not None
 
 
 def _same_source(

@@ -8,6 +8,11 @@ are JSON and NDJSON; such a table lives as long as the connection and spills to 
 directory. xlsx sheets are streamed to a Parquet file under ``workdir``; Parquet is read in
 place. Rows whose every cell is empty are left out.
 
+``scan_text`` stops short of the load for CSV/TSV: it detects and returns a :class:`TextScan`
+whose ``select`` reads the records in place, in file order but without row numbers — for
+ingest's fast path, which types the records straight into the version file and needs row
+numbers only when a cell did not convert (then it calls ``load_text``).
+
 ``_row`` is the number a person sees when opening the file: the sheet row (xlsx), the 1-based
 record (JSON, NDJSON — blank lines are not records), the 1-based row (Parquet). For CSV/TSV it is
 the record number as DuckDB's reject log counts it (title, header and blank lines count; a quoted
@@ -24,21 +29,26 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import multiprocessing
+import os
 import re
+import shutil
 import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter
 
+from gongshu.datastore.duck import run_with_progress
 from gongshu.kernel.errors import InvalidInput
 from gongshu.kernel.tabular import (
     HEADER_SCAN,
@@ -54,7 +64,15 @@ __all__ = [
     "FORMATS",
     "MAX_LINE",
     "RawSource",
+    "TextScan",
+    "load_text",
     "open_source",
+    "read_text",
+    "rejected_lines",
+    "rejects_sql",
+    "rejects_table",
+    "row_number_sql",
+    "scan_text",
 ]
 
 FORMATS = {
@@ -103,6 +121,37 @@ def open_source(
     progress: Progress | None = None,
 ) -> RawSource:
     """Open an upload for reading as text columns; refuses what cannot be read, saying where."""
+    kind, size, magic = _inspect(path, filename)
+    if kind in ("csv", "tsv"):
+        scan = _scan_text(path, filename, workdir=workdir, kind=kind, size=size, progress=progress)
+        try:
+            return load_text(con, scan, progress=_second_half(progress, scan, size))
+        finally:
+            scan.discard()  # loaded into DuckDB: a transcoded copy is not needed
+    if kind == "xlsx":
+        return _open_xlsx(path, filename=filename, workdir=workdir, sheet=sheet, progress=progress)
+    if kind == "parquet":
+        return _open_parquet(con, path, filename=filename, magic=magic)
+    return _open_json(con, path, filename=filename, kind=kind)
+
+
+def scan_text(
+    path: Path, *, filename: str, workdir: Path, progress: Progress | None = None
+) -> TextScan | None:
+    """A CSV/TSV upload detected and ready to be read in place (None for other formats).
+
+    Refuses what ``open_source`` refuses before reading the records; the caller reads the
+    records with :meth:`TextScan.select`, checks them with :func:`rejected_lines`, and calls
+    :meth:`TextScan.discard` when done. A non-UTF-8 file is transcoded first (``progress``).
+    """
+    kind, size, _magic = _inspect(path, filename)
+    if kind not in ("csv", "tsv"):
+        return None
+    return _scan_text(path, filename, workdir=workdir, kind=kind, size=size, progress=progress)
+
+
+def _inspect(path: Path, filename: str) -> tuple[str, int, bytes]:
+    """(format, size, first bytes), refusing unknown formats, empty files and disguised ones."""
     kind = FORMATS.get(Path(filename).suffix.lower())
     if kind is None:
         suffix = Path(filename).suffix or "(none)"
@@ -124,15 +173,7 @@ def open_source(
             raise _problem(filename, message)
         if magic.startswith(b"PAR1"):
             raise _problem(filename, "是 Parquet 文件，不是文本 (a Parquet file, not text)")
-    if kind in ("csv", "tsv"):
-        return _open_text(
-            con, path, filename, workdir=workdir, kind=kind, size=size, progress=progress
-        )
-    if kind == "xlsx":
-        return _open_xlsx(path, filename=filename, workdir=workdir, sheet=sheet, progress=progress)
-    if kind == "parquet":
-        return _open_parquet(con, path, filename=filename, magic=magic)
-    return _open_json(con, path, filename=filename, kind=kind)
+    return kind, size, magic
 
 
 # --- shared ----------------------------------------------------------------------------------
@@ -280,8 +321,71 @@ _REJECT_REASONS = {
 }
 
 
-def _open_text(
-    con: duckdb.DuckDBPyConnection,
+@dataclass(frozen=True)
+class TextScan:
+    """A CSV/TSV upload, detected and not yet read: how to read its records in place.
+
+    ``path`` is the UTF-8 file DuckDB reads — the upload, or its transcoded copy under the
+    workdir (``transcoded``), which :meth:`discard` removes.
+    """
+
+    path: Path
+    filename: str
+    kind: str
+    encoding: str
+    delimiter: str
+    headers: tuple[str, ...]
+    header_rows: int
+    skip: int
+    transcoded: bool
+
+    def select(self, tag: str) -> str:
+        """A SELECT of the text columns c0… of every well-formed record, in file order.
+
+        Malformed records are left out and logged to the table ``rejects_table(tag)``; a
+        ``tag`` is used for one read only (each read appends to its log).
+        """
+        columns = _columns(len(self.headers))
+        options = ", ".join(
+            [
+                _literal(str(self.path)),
+                "header = false",
+                f"skip = {self.skip}",
+                "auto_detect = false",
+                "all_varchar = true",
+                f"delim = {_literal(self.delimiter)}",
+                "quote = '\"'",
+                "escape = '\"'",
+                "columns = {" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns) + "}",
+                f"max_line_size = {MAX_LINE + 2}",  # DuckDB counts the line break in
+                f"buffer_size = {2 * MAX_LINE}",  # DuckDB's default, 16 × that, is per thread
+                "store_rejects = true",
+                f"rejects_table = {_literal(rejects_table(tag))}",
+                f"rejects_scan = {_literal(f'gongshu_scans_{tag}')}",
+                f"rejects_limit = {REJECTS_LIMIT}",
+            ]
+        )
+        return f"SELECT {', '.join(columns)} FROM read_csv({options})"
+
+    def discard(self) -> None:
+        """Remove the transcoded copy, if any (the upload itself is never touched)."""
+        if self.transcoded:
+            self.path.unlink(missing_ok=True)
+
+
+def rejects_table(tag: str) -> str:
+    """The name of the table a :meth:`TextScan.select` read logs malformed records to."""
+    return f"gongshu_rejects_{tag}"
+
+
+def _second_half(progress: Progress | None, scan: TextScan, size: int) -> Progress | None:
+    """Loading a transcoded file is the second half of the work (transcoding the first)."""
+    if progress is None or not scan.transcoded:
+        return progress
+    return lambda done, total: progress(size + done * size // max(total, 1), 2 * size)
+
+
+def _scan_text(
     path: Path,
     filename: str,
     *,
@@ -289,38 +393,27 @@ def _open_text(
     kind: str,
     size: int,
     progress: Progress | None,
-) -> RawSource:
+) -> TextScan:
     encoding, codec, start = _detect_encoding(path, size, filename=filename)
     if codec in ("utf-8", "utf-8-sig"):
-        return _load_text(
-            con, path, filename=filename, kind=kind, encoding=encoding, progress=progress
-        )
-    # Transcoding is the first half of the work, loading the second.
+        return _detect_text(path, filename=filename, kind=kind, encoding=encoding)
     halves = None if progress is None else (lambda done, total: progress(done, 2 * total))
-    loading = None if progress is None else (lambda done, total: progress(total + done, 2 * total))
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"source-{uuid.uuid4().hex}.csv"
     try:
         _transcode(path, source, codec, start, size, filename=filename, progress=halves)
-        return _load_text(
-            con, source, filename=filename, kind=kind, encoding=encoding, progress=loading,
-            total=size,
-        )  # fmt: skip
-    finally:
-        source.unlink(missing_ok=True)  # loaded into DuckDB: the UTF-8 copy is not needed
+        return _detect_text(
+            source, filename=filename, kind=kind, encoding=encoding, transcoded=True
+        )
+    except BaseException:
+        source.unlink(missing_ok=True)
+        raise
 
 
-def _load_text(
-    con: duckdb.DuckDBPyConnection,
-    source: Path,
-    *,
-    filename: str,
-    kind: str,
-    encoding: str,
-    progress: Progress | None,
-    total: int = 100,
-) -> RawSource:
-    """Find the header in a sample, then load the whole UTF-8 file with DuckDB's ``read_csv``."""
+def _detect_text(
+    source: Path, *, filename: str, kind: str, encoding: str, transcoded: bool = False
+) -> TextScan:
+    """Find the delimiter and the header in a sample of the UTF-8 file ``source``."""
     text, complete = _sample(source, filename=filename)
     _check_lines(source, filename=filename)
     delimiter = "\t" if kind == "tsv" else _sniff(text, complete)
@@ -330,59 +423,82 @@ def _load_text(
     skip = index + height
     if complete and not any(any(cell.strip() for cell in record) for record in records[skip:]):
         raise _only_header(filename)
-    columns = _columns(len(names))
-    tag = uuid.uuid4().hex
-    table, errors = f"gongshu_source_{tag}", f"gongshu_rejects_{tag}"
-    options = ", ".join(
-        [
-            _literal(str(source)),
-            "header = false",
-            f"skip = {skip}",
-            "auto_detect = false",
-            "all_varchar = true",
-            f"delim = {_literal(delimiter)}",
-            "quote = '\"'",
-            "escape = '\"'",
-            "columns = {" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns) + "}",
-            f"max_line_size = {MAX_LINE + 2}",  # DuckDB counts the line break in
-            f"buffer_size = {2 * MAX_LINE}",  # DuckDB's default, 16 × that, is per thread
-            "store_rejects = true",
-            f"rejects_table = {_literal(errors)}",
-            f"rejects_scan = {_literal(f'gongshu_scans_{tag}')}",
-            f"rejects_limit = {REJECTS_LIMIT}",
-        ]
-    )
-    # A parallel, order-keeping load: the table's rowid is then the record's ordinal and
-    # numbers rows in parallel, where row_number() OVER () over read_csv runs on one thread.
-    create = f"CREATE TEMP TABLE {_ident(table)} AS SELECT * FROM read_csv({options})"
+    return TextScan(
+        path=source, filename=filename, kind=kind, encoding=encoding, delimiter=delimiter,
+        headers=tuple(names), header_rows=height, skip=skip, transcoded=transcoded,
+    )  # fmt: skip
+
+
+def read_text(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    filename: str,
+    progress: Callable[[float], None] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (a statement reading a :class:`TextScan`), naming the file if DuckDB fails;
+    ``progress`` hears DuckDB's progress (0–100) meanwhile."""
     try:
-        _run(con, create, progress, total)
+        return run_with_progress(con, sql, progress)
     except duckdb.Error as exc:
         message = f"不是可读的 CSV 文件 (not a readable CSV file: {str(exc).splitlines()[0]})"
         raise _problem(filename, message) from None
-    logged = con.execute(f"SELECT line FROM {_ident(errors)}").fetchall()
+
+
+def rejected_lines(con: duckdb.DuckDBPyConnection, scan: TextScan, tag: str) -> list[int]:
+    """DuckDB's record numbers of the malformed records one read left out, in order; refuses
+    the file when there are so many that the delimiter or format is likely wrong."""
+    logged = con.execute(f"SELECT line FROM {_ident(rejects_table(tag))}").fetchall()
     rejected = sorted({int(line) for (line,) in logged})
     if len(rejected) > MAX_REJECTED or len(logged) >= REJECTS_LIMIT:
-        con.execute(f"DROP TABLE {_ident(table)}")
         message = (
             f"超过 {MAX_REJECTED} 条记录结构有误，分隔符或格式可能不对 (more than {MAX_REJECTED} "
             "malformed records: is it CSV, with this delimiter?)"
         )
-        raise _problem(filename, message)
-    listed = ", ".join(columns)
+        raise _problem(scan.filename, message)
+    return rejected
+
+
+def rejects_sql(scan: TextScan, tag: str) -> str:
+    """The located structural errors of one read: SELECT row, column, value, reason."""
+    return _rejects_sql(rejects_table(tag), scan.headers)
+
+
+def load_text(
+    con: duckdb.DuckDBPyConnection, scan: TextScan, *, progress: Progress | None = None
+) -> RawSource:
+    """Load the whole UTF-8 file with DuckDB's ``read_csv`` into a temporary table.
+
+    A parallel, order-keeping load: the table's rowid is then the record's ordinal and numbers
+    rows in parallel, where row_number() OVER () over read_csv runs on one thread.
+    """
+    tag = uuid.uuid4().hex
+    table = f"gongshu_source_{tag}"
+    create = f"CREATE TEMP TABLE {_ident(table)} AS {scan.select(tag)}"
+    try:
+        _run(con, create, progress, 100)
+    except duckdb.Error as exc:
+        message = f"不是可读的 CSV 文件 (not a readable CSV file: {str(exc).splitlines()[0]})"
+        raise _problem(scan.filename, message) from None
+    try:
+        rejected = rejected_lines(con, scan, tag)
+    except InvalidInput:
+        con.execute(f"DROP TABLE {_ident(table)}")
+        raise
+    listed = ", ".join(_columns(len(scan.headers)))
     sql = (
-        f"SELECT {_row_number(skip, rejected)} AS _row, {listed} FROM {_ident(table)} "
+        f"SELECT {row_number_sql(scan.skip, rejected)} AS _row, {listed} FROM {_ident(table)} "
         f"WHERE coalesce({listed}) IS NOT NULL"
     )
     return RawSource(
         sql=sql,
-        headers=tuple(names),
-        format=kind,
-        encoding=encoding,
-        delimiter=delimiter,
+        headers=scan.headers,
+        format=scan.kind,
+        encoding=scan.encoding,
+        delimiter=scan.delimiter,
         sheet=None,
-        header_rows=height,
-        rejects_sql=_rejects_sql(errors, names) if rejected else None,
+        header_rows=scan.header_rows,
+        rejects_sql=rejects_sql(scan, tag) if rejected else None,
         temp_files=(),
     )
 
@@ -410,7 +526,7 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, progress: Progress | None, to
     progress(total, total)
 
 
-def _row_number(skip: int, rejected: Sequence[int]) -> str:
+def row_number_sql(skip: int, rejected: Sequence[int]) -> str:
     """``_row`` from the table's rowid: the record number, past the records DuckDB rejected.
 
     The j-th rejected record (DuckDB's record number r_j, 1-based j) moves every record with
@@ -505,14 +621,99 @@ def _transcode(
     filename: str,
     progress: Progress | None,
 ) -> None:
-    """Stream ``path`` to UTF-8 ``target``; a byte that does not decode is named by line."""
+    """Stream ``path`` to UTF-8 ``target``; a byte that does not decode is named by line.
+
+    A large GB18030 file is cut at line breaks into one part per core, transcoded by as many
+    processes (Python's codecs hold the GIL) and joined: in GB18030 a line-feed byte is always
+    a line feed, never part of another character, so each part decodes on its own.
+    """
+    parts = _parts(path, start, size) if codec in _SPLITTABLE else [(start, size)]
+    if len(parts) == 1:
+        with target.open("wb") as out:
+            lines, error = _transcode_range(path, out, codec, start, size, progress=progress)
+        if error is not None:
+            raise _undecodable(filename, codec, *error)
+        return
+    outputs = [target] + [target.with_name(f"{target.name}.part{k}") for k in range(1, len(parts))]
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
+            done = [
+                pool.submit(_transcode_part, str(path), str(out), codec, begin, end)
+                for (begin, end), out in zip(parts, outputs, strict=True)
+            ]
+            results = [future.result() for future in done]
+        lines = 0
+        for part_lines, error in results:
+            if error is not None:
+                line, at = error
+                raise _undecodable(filename, codec, lines + line, at)
+            lines += part_lines
+        with target.open("ab") as joined:
+            for extra in outputs[1:]:
+                with extra.open("rb") as part:
+                    shutil.copyfileobj(part, joined, CHUNK)
+        if progress is not None:
+            progress(size, size)
+    finally:
+        for extra in outputs[1:]:
+            extra.unlink(missing_ok=True)
+
+
+# Codecs in which the byte 0x0A is only ever a line feed (never inside another character).
+_SPLITTABLE = frozenset({"gb18030"})
+PARALLEL_TRANSCODE_BYTES = 64 << 20  # smaller files (or parts) are not worth a process
+
+
+def _parts(path: Path, start: int, size: int) -> list[tuple[int, int]]:
+    """[start, size) cut just after line breaks into up to one part per core."""
+    count = max(1, min(_cores(), (size - start) // PARALLEL_TRANSCODE_BYTES))
+    cuts = [start]
+    with path.open("rb") as file:
+        for k in range(1, count):
+            file.seek(max(cuts[-1], start + (size - start) * k // count))
+            while chunk := file.read(SAMPLE):
+                found = chunk.find(b"\n")
+                if found >= 0:
+                    cuts.append(file.tell() - len(chunk) + found + 1)
+                    break
+    cuts = sorted(set(c for c in cuts if c < size))
+    return list(zip(cuts, [*cuts[1:], size], strict=True))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _transcode_part(
+    path: str, target: str, codec: str, begin: int, end: int
+) -> tuple[int, tuple[int, int] | None]:
+    """One part of a parallel transcode (run in a worker process); see _transcode_range."""
+    with open(target, "wb") as out:
+        return _transcode_range(Path(path), out, codec, begin, end, progress=None)
+
+
+def _transcode_range(
+    path: Path,
+    out: BinaryIO,
+    codec: str,
+    begin: int,
+    end: int,
+    *,
+    progress: Progress | None,
+) -> tuple[int, tuple[int, int] | None]:
+    """Transcode bytes [begin, end) to UTF-8 into ``out``: (lines, None), or at the first byte
+    that does not decode (None, (its line within the range, its byte offset in the file))."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
     lines = 0
-    offset = start
-    with path.open("rb") as source, target.open("wb") as out:
-        source.seek(start)
+    offset = begin
+    with path.open("rb") as source:
+        source.seek(begin)
         while True:
-            chunk = source.read(CHUNK)
+            chunk = source.read(min(CHUNK, end - offset))
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(chunk, final=not chunk)
@@ -520,20 +721,22 @@ def _transcode(
                 # Positions count from the bytes the decoder held back from the last chunk.
                 data = pending + chunk
                 good = codecs.decode(data[: exc.start], codec)
-                line = lines + good.count("\n") + 1
-                at = offset - len(pending) + exc.start
-                message = (
-                    f"第 {line} 行第 {at} 字节不是 {codec.upper()} 文本 "
-                    f"(line {line}, byte offset {at}: not {codec.upper()} text)"
-                )
-                raise _problem(filename, message, row=line) from None
+                return lines, (lines + good.count("\n") + 1, offset - len(pending) + exc.start)
             lines += text.count("\n")
             out.write(text.encode("utf-8"))
             offset += len(chunk)
             if progress is not None:
-                progress(offset, size)
+                progress(offset, end)
             if not chunk:
-                return
+                return lines, None
+
+
+def _undecodable(filename: str, codec: str, line: int, at: int) -> InvalidInput:
+    message = (
+        f"第 {line} 行第 {at} 字节不是 {codec.upper()} 文本 "
+        f"(line {line}, byte offset {at}: not {codec.upper()} text)"
+    )
+    return _problem(filename, message, row=line)
 
 
 def _sample(source: Path, *, filename: str) -> tuple[str, bool]:

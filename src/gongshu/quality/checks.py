@@ -94,13 +94,24 @@ def sql_literal(value: object) -> str:
 # A character that is not whitespace (RE2's \s is ASCII; add the ideographic space U+3000).
 # regexp_matches stops at the first such character: 4x faster than trim() with a set.
 _NOT_BLANK = r"[^\s\x{3000}]"
+# The code points _NOT_BLANK does not match (\t \n \f \r, space, U+3000), and 0: ascii() of
+# the empty string (and of a leading NUL). A value whose first character is none of these is
+# filled, which ascii() tells 3x faster than the regex; only the rest reach the regex.
+_BLANK_STARTS = (0, 9, 10, 12, 13, 32, 0x3000)
 
 
 def filled_sql(expr: str, field_type: str) -> str:
     """True when a value is present: not NULL and, for text, not blank (never NULL itself)."""
     if field_type != FieldType.STRING:
         return f"({expr} IS NOT NULL)"
-    return f"({expr} IS NOT NULL AND regexp_matches({expr}, {quote_literal(_NOT_BLANK)}))"
+    # list_contains, not IN: DuckDB rewrites a long IN list into a join, and this expression
+    # may sit in a query whose row order matters.
+    starts = ", ".join(str(code) for code in _BLANK_STARTS)
+    blank_or_not = (
+        f"CASE WHEN NOT list_contains([{starts}], ascii({expr})) THEN true "
+        f"ELSE regexp_matches({expr}, {quote_literal(_NOT_BLANK)}) END"
+    )
+    return f"({expr} IS NOT NULL AND {blank_or_not})"
 
 
 def regex_valid_sql(expr: str, pattern: str) -> str:
