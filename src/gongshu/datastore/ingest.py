@@ -266,17 +266,7 @@ def _read_in_place(
         raise
     structural, rows_structural = _structural(con, rejects_sql(scan, tag)) if rejected else ([], 0)
     seconds["check"] = time.perf_counter() - step
-    source = RawSource(
-        sql="",  # read in place: there is no SELECT with row numbers to hand on
-        headers=scan.headers,
-        format=scan.kind,
-        encoding=scan.encoding,
-        delimiter=scan.delimiter,
-        sheet=None,
-        header_rows=scan.header_rows,
-        rejects_sql=None,
-        temp_files=(),
-    )
+    source = scan.source("", None)  # read in place: no SELECT with row numbers to hand on
     result = Staged(
         source=source,
         mapping=mapping,

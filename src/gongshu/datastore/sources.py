@@ -339,6 +339,21 @@ class TextScan:
     skip: int
     transcoded: bool
 
+    def source(self, sql: str, rejects_sql: str | None) -> RawSource:
+        """What was read, as ingest reports it: ``sql`` selects the records (empty when they
+        were read in place), ``rejects_sql`` the malformed ones."""
+        return RawSource(
+            sql=sql,
+            headers=self.headers,
+            format=self.kind,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            sheet=None,
+            header_rows=self.header_rows,
+            rejects_sql=rejects_sql,
+            temp_files=(),
+        )
+
     def select(self, tag: str) -> str:
         """A SELECT of the text columns c0… of every well-formed record, in file order.
 
@@ -490,17 +505,7 @@ def load_text(
         f"SELECT {row_number_sql(scan.skip, rejected)} AS _row, {listed} FROM {_ident(table)} "
         f"WHERE coalesce({listed}) IS NOT NULL"
     )
-    return RawSource(
-        sql=sql,
-        headers=scan.headers,
-        format=scan.kind,
-        encoding=scan.encoding,
-        delimiter=scan.delimiter,
-        sheet=None,
-        header_rows=scan.header_rows,
-        rejects_sql=rejects_sql(scan, tag) if rejected else None,
-        temp_files=(),
-    )
+    return scan.source(sql, rejects_sql(scan, tag) if rejected else None)
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, progress: Progress | None, total: int) -> None:
