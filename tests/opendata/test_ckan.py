@@ -9,9 +9,6 @@ hidden ones mentions 公交, so a search that failed to exclude them would find 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +17,6 @@ from typing import Any
 import ckanapi
 import httpx
 import pytest
-import uvicorn
 
 from gongshu.bootstrap import Platform
 from gongshu.catalog import search
@@ -28,6 +24,7 @@ from gongshu.catalog import service as catalog
 from gongshu.datastore import service as datastore
 from gongshu.identity.authz import Actor
 from tests.factories import HEALTH, TRANSPORT, City, entry_input, publish
+from tests.live import serving
 
 BUS_FIELDS = [
     {"name": "站点编号", "type": "string"},
@@ -149,23 +146,8 @@ def build_world(platform: Platform, city: City, tmp_path: Path) -> tuple[World, 
 @pytest.fixture
 def served(platform: Platform) -> Iterator[str]:
     """The platform's app served by uvicorn on a free loopback port, in a thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        platform.app, log_level="warning", lifespan="off", ws="none", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serving(platform.app) as url:
+        yield url
 
 
 @pytest.fixture

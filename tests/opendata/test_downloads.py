@@ -7,8 +7,6 @@ import csv
 import hashlib
 import io
 import json
-import socket
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -22,7 +20,6 @@ import frictionless
 import openpyxl
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from fastapi.testclient import TestClient
 
 from gongshu.bootstrap import Platform
@@ -30,6 +27,7 @@ from gongshu.kernel.clock import local_date
 from gongshu.opendata.models import DownloadCount, UsageCount
 from gongshu.opendata.runtime import runtime_for
 from tests.factories import City
+from tests.live import serving
 from tests.opendata.open_world import STOPS, OpenWorld, build_open_world, grant_to
 
 BOM = b"\xef\xbb\xbf"
@@ -133,23 +131,8 @@ def test_a_broken_package_fails_the_same_validation(tmp_path: Path) -> None:
 @pytest.fixture
 def live(platform: Platform) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, so URLs in descriptors resolve."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        platform.app, log_level="warning", lifespan="off", ws="none", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(platform.app) as url:
+        yield url
 
 
 def test_datapackage_json_points_at_the_csv_download_and_validates_remotely(
