@@ -8,27 +8,23 @@ city of the same seed, which must find every file already stored.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import mean
 
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 from sqlalchemy.orm import selectinload
 
-from gongshu.bootstrap import Platform, build
+from gongshu.bootstrap import Platform
 from gongshu.catalog.models import Entry
 from gongshu.catalog.vocab import OpenType
 from gongshu.datastore.models import DatasetVersion
 from gongshu.demo.citydata import build_city
 from gongshu.demo.open_data import NOTE, OpenDataSummary, load_open_data, open_entry_names
 from gongshu.identity.models import Membership, Organisation
-from gongshu.kernel.clock import FixedClock
-from gongshu.kernel.db import Base, make_engine
-from gongshu.kernel.settings import Settings
 from gongshu.quality.models import QualityReport
+from tests.demo.demo_home import demo_platform
 from tests.factories import actor
 
 OPEN = (OpenType.UNCONDITIONAL.value, OpenType.CONDITIONAL.value)
@@ -42,34 +38,12 @@ class Demo:
     reports: list[tuple[str, int, int]]  # its progress
 
 
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'TRUNCATE {names}, "catalog_search" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Demo]:
-    from gongshu.demo.load import load_demo
-
-    home = tmp_path_factory.mktemp("demo-open-data")
-    if request.param == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "gongshu.db")
-        url = f"sqlite:///{home / 'gongshu.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        _empty(url)
-    platform = build(
-        Settings(env="test", home=home / "home", database_url=url, password_hash_profile="fast",
-                 secret_key=SecretStr("test-secret-key-that-is-long-enough-000")),
-        clock=FixedClock(),
-    )  # fmt: skip
+    platform = demo_platform(request, tmp_path_factory, "demo-open-data")
     try:
-        load_demo(platform.uow, passwords=platform.passwords, datastore=platform.datastore)
         reports: list[tuple[str, int, int]] = []
         again = load_open_data(
             platform.uow, platform.datastore, admin=actor(platform, "bureau_admin"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -13,18 +12,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 
-from gongshu.bootstrap import Platform, build
+from gongshu.bootstrap import Platform
 from gongshu.catalog.models import Entry
 from gongshu.datastore.models import DatasetVersion, IngestRun
 from gongshu.identity.authz import Actor
 from gongshu.identity.models import Organisation, User
-from gongshu.kernel.clock import FixedClock
-from gongshu.kernel.db import Base, make_engine
-from gongshu.kernel.settings import Settings
 from gongshu.quality import basedata, elements
 from gongshu.quality.models import DataElement, Objection, QualityReport
+from tests.demo.demo_home import demo_platform
 from tests.factories import actor
 
 POPULATION, ENTERPRISES, COMPONENTS = "常住人口基本信息", "企业登记注册信息", "城市管理部件信息"
@@ -67,34 +63,12 @@ class Assessed:
     source_findings: dict[str, Any]
 
 
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'TRUNCATE {names}, "catalog_search" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Demo]:
-    from gongshu.demo.load import load_demo
-
-    home = tmp_path_factory.mktemp("demo-basedata")
-    if request.param == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "gongshu.db")
-        url = f"sqlite:///{home / 'gongshu.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        _empty(url)
-    platform = build(
-        Settings(env="test", home=home / "home", database_url=url, password_hash_profile="fast",
-                 secret_key=SecretStr("test-secret-key-that-is-long-enough-000")),
-        clock=FixedClock(),
-    )  # fmt: skip
+    platform = demo_platform(request, tmp_path_factory, "demo-basedata")
     try:
-        load_demo(platform.uow, passwords=platform.passwords, datastore=platform.datastore)
         yield Demo(platform, actor(platform, "bureau_admin"))
     finally:
         platform.dispose()
