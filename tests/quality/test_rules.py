@@ -104,6 +104,30 @@ def test_completeness_counts_null_and_blank(registry: str) -> None:
     assert _one(registry, _rule("completeness", ["是否存续"])).failed == 0
 
 
+def test_with_blank_text_stored_as_null_the_footer_counts_what_it_can(
+    registry: str, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    bare = tmp_path / "bare.parquet"  # the same rows, no statistics in the footer
+    pq.write_table(pq.read_table(registry), bare, write_statistics=False)
+    rules = [
+        _rule("completeness", ["企业名称"]),  # a NULL and a blank (not NULL here: read as text)
+        _rule("completeness", ['a"b']),  # none missing: no scan needed with a footer
+        _rule("completeness", ["注册资本"]),
+        _rule("range", ["从业人数"], min=0),  # checked: the footer's non-NULL count
+        _rule("cross_field", ["注销日期", "成立日期"], op=">="),
+    ]
+    for path in (registry, str(bare)):
+        found = _run(path, *rules, blank_is_null=True)
+        counts = [(r.checked, r.failed) for r in found]
+        assert counts == [(4, 1), (4, 0), (4, 1), (3, 1), (2, 1)], path
+        assert found[0].samples == [{"row": 3, "field": "企业名称", "value": None}]
+        assert found[2].samples == [{"row": 3, "field": "注册资本", "value": None}]
+    plain = _run(registry, *rules)  # without: blank text is missing too
+    assert [(r.checked, r.failed) for r in plain][:2] == [(4, 2), (4, 0)]
+
+
 def test_type_counts_the_ingest_errors_and_a_wrong_column_type(registry: str) -> None:
     plain = _one(registry, _rule("type", ["从业人数"]), type_errors={"从业人数": 1})
     assert (plain.checked, plain.failed) == (4, 1)

@@ -40,12 +40,12 @@ import duckdb
 from gongshu.catalog.vocab import FREQUENCY_INTERVALS, FieldType, UpdateFrequency
 from gongshu.kernel.clock import SystemClock, local_date
 from gongshu.kernel.errors import InvalidInput
+from gongshu.quality import identifier_scan
 from gongshu.quality.checks import (
     COMPARISONS,
     DUCKDB_TYPES,
     NUMERIC_TYPES,
     TEMPORAL_TYPES,
-    citizen_id_valid_sql,
     code_list_valid_sql,
     compare_sql,
     date_range_valid_sql,
@@ -54,9 +54,8 @@ from gongshu.quality.checks import (
     quote_literal,
     range_valid_sql,
     regex_valid_sql,
-    uscc_valid_sql,
 )
-from gongshu.quality.profile import FieldSpec, parquet_columns, parquet_rows
+from gongshu.quality.profile import FieldSpec, footer_nulls, parquet_columns, parquet_rows
 
 __all__ = [
     "DIMENSION_OF",
@@ -521,6 +520,8 @@ def default_rules(
 # --- evaluation ------------------------------------------------------------------------------
 
 _ROW_LEVEL = frozenset(DIMENSION_OF) - {RuleKind.UNIQUE, RuleKind.REFERENCE, RuleKind.TIMELINESS}
+# Row rules checked outside the SQL scan, in numpy (gongshu.quality.identifier_scan).
+_IDENTIFIER_RULES = frozenset({RuleKind.CITIZEN_ID, RuleKind.USCC})
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 
 
@@ -574,10 +575,6 @@ def _failure_sql(rule: Rule, types: Mapping[str, str], today: date) -> str | Non
         return f"NOT {code_list_valid_sql(col, params['values'])}"
     if rule.kind == RuleKind.REGEX:
         return f"NOT {regex_valid_sql(col, params['pattern'])}"
-    if rule.kind == RuleKind.CITIZEN_ID:
-        return f"NOT {citizen_id_valid_sql(col)}"
-    if rule.kind == RuleKind.USCC:
-        return f"NOT {uscc_valid_sql(col)}"
     if rule.kind == RuleKind.CROSS_FIELD:
         return f"NOT {compare_sql(cols[0], params['op'], cols[1])}"
     raise AssertionError(f"not a row-level rule: {rule.kind}")
@@ -622,8 +619,13 @@ def evaluate(
     today: date | None = None,
     samples: int = 20,
     masked: Collection[str] = frozenset(),
+    blank_is_null: bool = False,
 ) -> list[RuleResult]:
     """Evaluate rules on a Parquet file; results in the rules' order.
+
+    ``blank_is_null``: the file's text was trimmed on the way in and blank text stored as NULL
+    (true of every version file: the ingest does both), so a text value is filled when it is
+    not NULL.
 
     ``references`` maps a reference rule's id (or its ``entry``, or ``registry:<kind>``) to the
     reference Parquet file; ``type_errors`` are the ingest's cell type errors by field name.
@@ -637,7 +639,9 @@ def evaluate(
     needed = list(dict.fromkeys(name for rule in rules for name in rule.fields))
     types = parquet_columns(con, path, needed)
     row_rules = [(i, r) for i, r in enumerate(rules) if r.kind in _ROW_LEVEL]
-    rows, tallies = _scan(con, path, row_rules, types, day, samples)
+    sql_rules = [(i, r) for i, r in row_rules if r.kind not in _IDENTIFIER_RULES]
+    rows, tallies = _scan(con, path, sql_rules, types, day, samples, blank_is_null=blank_is_null)
+    tallies.update(_identifier_scan(con, path, row_rules, samples))
     for index, rule in row_rules:
         tally = tallies.setdefault(index, _Tally(rows, 0))
         if rule.kind == RuleKind.TYPE:
@@ -706,39 +710,80 @@ def _scan(
     types: Mapping[str, str],
     today: date,
     samples: int,
+    *,
+    blank_is_null: bool,
 ) -> tuple[int, dict[int, _Tally]]:
-    """The one aggregate scan: row count, and each row-level rule's counts and failing rows."""
+    """The one aggregate scan: row count, and each row-level rule's counts and failing rows.
+
+    The footer's NULL counts answer what they can without it: a completeness rule over a
+    column with no NULLs (and no blank text: not text, or ``blank_is_null``) passes on every
+    row, and a one-field rule checks the column's non-NULL values.
+    """
+    rows = parquet_rows(con, path)
+    nulls = footer_nulls(con, path)
     flags, outer = [], ["count(*) AS __rows"]
-    evaluated: list[tuple[int, Rule]] = []
+    out: dict[int, _Tally] = {}
+    evaluated: list[tuple[int, Rule, bool]] = []
     for index, rule in row_rules:
-        failure = _failure_sql(rule, types, today)
+        column = rule.fields[0] if len(rule.fields) == 1 else ""
+        known = nulls.get(column) if column else None
+        if rule.kind == RuleKind.COMPLETENESS and (blank_is_null or types[column] != "VARCHAR"):
+            if known == 0:
+                out[index] = _Tally(rows, 0)
+                continue
+            failure: str | None = f"({quote_ident(rule.fields[0])} IS NULL)"
+        else:
+            failure = _failure_sql(rule, types, today)
         if failure is None:
             continue
         flag = f"__f{index}"
         flags.append(f"{failure} AS {flag}")
-        outer.append(_checked_sql(rule))
+        counted = known is None or rule.kind in (RuleKind.COMPLETENESS, RuleKind.TYPE)
+        if counted:
+            outer.append(_checked_sql(rule))
         outer.append(f"count(*) FILTER (WHERE {flag})")
         if samples:
             outer.append(_first_rows(flag, "__row", samples))
-        evaluated.append((index, rule))
+        evaluated.append((index, rule, counted))
     if not evaluated:
-        return parquet_rows(con, path), {}
-    names = dict.fromkeys(name for _, rule in evaluated for name in rule.fields)
+        return rows, out
+    names = dict.fromkeys(name for _, rule, _ in evaluated for name in rule.fields)
     columns = [quote_ident(name) for name in names]
     inner = ", ".join(["file_row_number AS __row", *columns, *flags])
     statement = f"SELECT {', '.join(outer)} FROM (SELECT {inner} FROM {_source(path)})"
     row = con.execute(statement).fetchone()
     assert row is not None
-    out: dict[int, _Tally] = {}
     position = 1
-    for index, _rule in evaluated:
-        tally = _Tally(int(row[position]), int(row[position + 1]))
-        position += 2
+    for index, rule, counted in evaluated:
+        if counted:
+            checked = int(row[position])
+            position += 1
+        else:
+            checked = rows - nulls[rule.fields[0]]
+        tally = _Tally(checked, int(row[position]))
+        position += 1
         if samples:
             tally.rows = [int(r) for r in row[position] or ()]
             position += 1
         out[index] = tally
     return int(row[0]), out
+
+
+def _identifier_scan(
+    con: duckdb.DuckDBPyConnection, path: str, row_rules: Sequence[tuple[int, Rule]], samples: int
+) -> dict[int, _Tally]:
+    """The citizen-ID and USCC rules' counts and first failing rows, on DuckDB's threads."""
+    checks = [
+        identifier_scan.IdentifierCheck(index, rule.fields[0], str(rule.kind))
+        for index, rule in row_rules
+        if rule.kind in _IDENTIFIER_RULES
+    ]
+    if not checks:
+        return {}
+    setting = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(setting[0]) if setting else None
+    found = identifier_scan.scan(path, checks, samples=samples, threads=threads)
+    return {key: _Tally(t.checked, t.failed, t.rows) for key, t in found.items()}
 
 
 def _unique(con: duckdb.DuckDBPyConnection, path: str, rule: Rule, samples: int) -> _Tally:

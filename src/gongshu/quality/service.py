@@ -93,6 +93,7 @@ def assess_version(store: Datastore, *, version_id: str) -> QualityReport:
             version_date=version_day,
             update_frequency=frequency,
             today=today,
+            blank_is_null=True,  # the ingest trims text and stores blank text as NULL
         )
         findings = element_registry.run_source_checks(con, str(path), sources)
     scores = score(results)
