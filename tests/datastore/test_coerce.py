@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -230,3 +231,29 @@ def test_text_is_trimmed_only_of_its_edge_spaces(
 ) -> None:
     # Text with spaces at its edges is rebuilt; all other text is kept as it is, untouched.
     assert coerce(con, "string", text) == (expected, False)
+
+
+@pytest.mark.parametrize(
+    ("field_type", "usual", "other"),
+    [
+        ("date", "2024-02-29", "2024/2/29"),
+        ("datetime", "2024-02-29 08:05:09", "2024-2-29T8:05:09"),
+    ],
+)
+def test_the_usual_date_form_takes_the_glob_and_types_like_the_other_forms(
+    con: duckdb.DuckDBPyConnection, field_type: str, usual: str, other: str
+) -> None:
+    from gongshu.datastore import coerce
+
+    sql_type = duckdb_type(field_type)
+    # The GLOB's form is one of the plain regex's, so the GLOB only ever saves the regex.
+    sample = coerce._USUAL[sql_type].replace("[0-9]", "0")
+    shape = coerce._PLAIN_DATE if sql_type == "DATE" else coerce._PLAIN_DATETIME
+    assert re.fullmatch(shape, sample)
+    typed, _bad = coerce_sql("v", field_type)
+    found = con.execute(
+        f"SELECT {typed} FROM (VALUES (?), (?), ('2024-02-30'), ('2024-02-2x')) AS t(v)",
+        [usual, other],
+    ).fetchall()
+    assert found[0] == found[1] and found[0][0] is not None
+    assert found[2:] == [(None,), (None,)]

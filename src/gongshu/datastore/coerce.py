@@ -72,6 +72,13 @@ _PLAIN_INTEGER = r"[+-]?\d{1,19}"
 _PLAIN_NUMBER = r"[+-]?(\d{1,300}(\.\d*)?|\.\d{1,300})"  # 300 digits cannot overflow a DOUBLE
 _PLAIN_DATE = r"\d{4}[-/]\d{1,2}[-/]\d{1,2}"
 _PLAIN_DATETIME = _PLAIN_DATE + r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
+# The usual forms of the plain date and datetime shapes, as GLOB patterns.
+_DIGITS = "[0-9]"
+_USUAL_DATE = f"{_DIGITS * 4}-{_DIGITS * 2}-{_DIGITS * 2}"
+_USUAL = {
+    "DATE": _USUAL_DATE,
+    "TIMESTAMP": f"{_USUAL_DATE} {_DIGITS * 2}:{_DIGITS * 2}:{_DIGITS * 2}",
+}
 _BASE64 = "([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 
 # The other forms, matched after normalising.
@@ -122,8 +129,15 @@ def _cast(text: str, sql_type: str) -> str:
 
 
 def _plain(e: str, shape: str, sql_type: str) -> str:
-    """The cheap path: a cast of text in exactly this shape, else NULL."""
-    return f"CASE WHEN regexp_full_match({e}, {_lit(shape)}) THEN {_cast(e, sql_type)} END"
+    """The cheap path: a cast of text in exactly this shape, else NULL.
+
+    Dates and times in the usual ``2024-01-05 08:30:00`` form pass a GLOB first, which costs
+    half the regex: that form is one of the shape's, so the result is the same.
+    """
+    cast = _cast(e, sql_type)
+    usual = _USUAL.get(sql_type)
+    first = f"WHEN {e} GLOB {_lit(usual)} THEN {cast} " if usual else ""
+    return f"CASE {first}WHEN regexp_full_match({e}, {_lit(shape)}) THEN {cast} END"
 
 
 def _number(n: str, sql_type: str) -> str:

@@ -29,19 +29,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import multiprocessing
-import os
 import re
-import shutil
 import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -49,12 +45,12 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter
 
 from gongshu.datastore.duck import run_with_progress
+from gongshu.datastore.encodings import CHUNK, SAMPLE, detect_encoding, transcode
 from gongshu.kernel.errors import InvalidInput
 from gongshu.kernel.tabular import (
     HEADER_SCAN,
     cell_text,
-    file_place,
-    file_problem,
+    file_error,
     join_header,
     open_xlsx,
 )
@@ -83,8 +79,6 @@ DELIMITERS = (",", "\t", ";", "|")
 MAX_LINE = 16 << 20  # a longer CSV line refuses the file; a longer JSON record is malformed
 XLSX_MAX_UNZIPPED = 1 << 30  # the limit open_xlsx enforces, checked first to say why
 XLSX_MAX_RATIO = 200  # sheet XML compresses 5-50×; a zip bomb 1000× and more
-SAMPLE = 1 << 20
-CHUNK = 4 << 20
 BATCH_ROWS = 50_000
 MAX_REJECTED = 4096  # more malformed records than this: the file is refused
 REJECTS_LIMIT = 10_000  # rows DuckDB logs (a record can have more than one)
@@ -161,31 +155,22 @@ def _inspect(path: Path, filename: str) -> tuple[str, int, bytes]:
             message = (
                 "旧版 .xls 工作簿，请另存为 .xlsx 或 CSV (an old .xls workbook: save it as .xlsx)"
             )
-        raise _problem(filename, message)
+        raise file_error(filename, message)
     size = path.stat().st_size
     if size == 0:
-        raise _problem(filename, "文件是空的 (the file is empty: 0 bytes)")
+        raise file_error(filename, "文件是空的 (the file is empty: 0 bytes)")
     with path.open("rb") as file:
         magic = file.read(8)
     if kind in ("csv", "tsv", "json", "ndjson"):
         if magic.startswith(b"PK\x03\x04"):
             message = "是 xlsx 工作簿或 zip 压缩包，不是文本 (a workbook or zip archive, not text)"
-            raise _problem(filename, message)
+            raise file_error(filename, message)
         if magic.startswith(b"PAR1"):
-            raise _problem(filename, "是 Parquet 文件，不是文本 (a Parquet file, not text)")
+            raise file_error(filename, "是 Parquet 文件，不是文本 (a Parquet file, not text)")
     return kind, size, magic
 
 
 # --- shared ----------------------------------------------------------------------------------
-
-
-def _problem(
-    filename: str, message: str, *, sheet: str = "", row: int | None = None, column: str = ""
-) -> InvalidInput:
-    place = file_place(filename, sheet, row) + (f", column {column}" if column else "")
-    return InvalidInput(
-        f"{place}: {message}", details=[file_problem(filename, sheet, row, column, message)]
-    )
 
 
 def _literal(text: str) -> str:
@@ -284,7 +269,7 @@ def _header(
             f"前 {HEADER_SCAN} 行没有表头 (no header row in the first {HEADER_SCAN} rows: "
             "a header names the columns with text)"
         )
-        raise _problem(filename, message, sheet=sheet)
+        raise file_error(filename, message, sheet=sheet)
     index, height, names = found
     while names and not names[-1]:
         names.pop()
@@ -294,7 +279,7 @@ def _header(
         column = get_column_letter(position + 1)
         if not name:
             message = f"第 {column} 列没有表头 (column {column} has no header)"
-            raise _problem(filename, message, sheet=sheet, row=row, column=column)
+            raise file_error(filename, message, sheet=sheet, row=row, column=column)
         earlier = seen.setdefault(name.casefold(), position)
         if earlier != position:
             first = get_column_letter(earlier + 1)
@@ -302,12 +287,12 @@ def _header(
                 f"第 {first} 列和第 {column} 列的表头都是“{name}” "
                 f"(columns {first} and {column} are both headed {name!r})"
             )
-            raise _problem(filename, message, sheet=sheet, row=row, column=f"{first}, {column}")
+            raise file_error(filename, message, sheet=sheet, row=row, column=f"{first}, {column}")
     return index, height, names
 
 
 def _only_header(filename: str, sheet: str = "") -> InvalidInput:
-    return _problem(filename, "只有表头，没有数据行 (a header but no data rows)", sheet=sheet)
+    return file_error(filename, "只有表头，没有数据行 (a header but no data rows)", sheet=sheet)
 
 
 # --- CSV and TSV -----------------------------------------------------------------------------
@@ -409,14 +394,14 @@ def _scan_text(
     size: int,
     progress: Progress | None,
 ) -> TextScan:
-    encoding, codec, start = _detect_encoding(path, size, filename=filename)
+    encoding, codec, start = detect_encoding(path, size, filename=filename)
     if codec in ("utf-8", "utf-8-sig"):
         return _detect_text(path, filename=filename, kind=kind, encoding=encoding)
     halves = None if progress is None else (lambda done, total: progress(done, 2 * total))
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"source-{uuid.uuid4().hex}.csv"
     try:
-        _transcode(path, source, codec, start, size, filename=filename, progress=halves)
+        transcode(path, source, codec, start, size, filename=filename, progress=halves)
         return _detect_text(
             source, filename=filename, kind=kind, encoding=encoding, transcoded=True
         )
@@ -457,7 +442,7 @@ def read_text(
         return run_with_progress(con, sql, progress)
     except duckdb.Error as exc:
         message = f"不是可读的 CSV 文件 (not a readable CSV file: {str(exc).splitlines()[0]})"
-        raise _problem(filename, message) from None
+        raise file_error(filename, message) from None
 
 
 def rejected_lines(con: duckdb.DuckDBPyConnection, scan: TextScan, tag: str) -> list[int]:
@@ -470,7 +455,7 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, scan: TextScan, tag: str) -> 
             f"超过 {MAX_REJECTED} 条记录结构有误，分隔符或格式可能不对 (more than {MAX_REJECTED} "
             "malformed records: is it CSV, with this delimiter?)"
         )
-        raise _problem(scan.filename, message)
+        raise file_error(scan.filename, message)
     return rejected
 
 
@@ -494,7 +479,7 @@ def load_text(
         _run(con, create, progress, 100)
     except duckdb.Error as exc:
         message = f"不是可读的 CSV 文件 (not a readable CSV file: {str(exc).splitlines()[0]})"
-        raise _problem(scan.filename, message) from None
+        raise file_error(scan.filename, message) from None
     try:
         rejected = rejected_lines(con, scan, tag)
     except InvalidInput:
@@ -565,185 +550,6 @@ def _rejects_sql(errors: str, names: Sequence[str]) -> str:
     )
 
 
-def _detect_encoding(path: Path, size: int, *, filename: str) -> tuple[str, str, int]:
-    """(reported encoding, Python codec, bytes of BOM to skip)."""
-    with path.open("rb") as file:
-        head = file.read(SAMPLE)
-        if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig", "utf-8-sig", 0  # DuckDB skips the BOM itself
-        if head.startswith(codecs.BOM_UTF16_LE):
-            return "utf-16", "utf-16-le", 2
-        if head.startswith(codecs.BOM_UTF16_BE):
-            return "utf-16", "utf-16-be", 2
-        if b"\x00" in head:
-            # UTF-16 without a BOM: the zero half of each ASCII character.
-            even, odd = head[0::2].count(0), head[1::2].count(0)
-            if odd > len(head) // 4 and even == 0:
-                return "utf-16", "utf-16-le", 0
-            if even > len(head) // 4 and odd == 0:
-                return "utf-16", "utf-16-be", 0
-            raise _problem(filename, "不是文本文件 (not a text file: it holds binary data)")
-        # UTF-8 over the head and windows across the file: GB18030 text is rarely valid
-        # UTF-8 beyond a few bytes, so any Chinese in a sample tells them apart. A few bad
-        # bytes among much good UTF-8 are left to DuckDB, which rejects those records.
-        windows = [(0, head)]
-        for share in (1, 2, 3, 4):
-            offset = size * share // 4 - SAMPLE // 4 if share < 4 else size - SAMPLE // 4
-            if offset > len(head):
-                file.seek(offset)
-                windows.append((offset, file.read(SAMPLE // 4)))
-    good = bad = 0
-    for offset, data in windows:
-        decoded = _utf8_window(data, at_end=offset + len(data) >= size)
-        wrong = decoded.count("\ufffd")
-        good += sum(1 for char in decoded if char > "\x7f") - wrong
-        bad += wrong
-    if bad == 0 or good >= 20 * bad:
-        return "utf-8", "utf-8", 0
-    decoded = codecs.getincrementaldecoder("gb18030")("replace").decode(head, len(head) >= size)
-    # GB18030 with a stray bad byte is transcoded, which names the byte's line and offset.
-    if decoded.count("\ufffd") * 100 <= len(decoded):
-        return "gb18030", "gb18030", 0
-    message = "不是 UTF-8、GB18030 或 UTF-16 文本 (not UTF-8, GB18030 or UTF-16 text)"
-    raise _problem(filename, message)
-
-
-def _utf8_window(data: bytes, *, at_end: bool) -> str:
-    """A window of a file decoded as UTF-8; it may start or end inside a character."""
-    start = 0
-    while start < min(3, len(data)) and 0x80 <= data[start] <= 0xBF:
-        start += 1  # continuation bytes of a character that began before the window
-    return codecs.getincrementaldecoder("utf-8")("replace").decode(data[start:], at_end)
-
-
-def _transcode(
-    path: Path,
-    target: Path,
-    codec: str,
-    start: int,
-    size: int,
-    *,
-    filename: str,
-    progress: Progress | None,
-) -> None:
-    """Stream ``path`` to UTF-8 ``target``; a byte that does not decode is named by line.
-
-    A large GB18030 file is cut at line breaks into one part per core, transcoded by as many
-    processes (Python's codecs hold the GIL) and joined: in GB18030 a line-feed byte is always
-    a line feed, never part of another character, so each part decodes on its own.
-    """
-    parts = _parts(path, start, size) if codec in _SPLITTABLE else [(start, size)]
-    if len(parts) == 1:
-        with target.open("wb") as out:
-            lines, error = _transcode_range(path, out, codec, start, size, progress=progress)
-        if error is not None:
-            raise _undecodable(filename, codec, *error)
-        return
-    outputs = [target] + [target.with_name(f"{target.name}.part{k}") for k in range(1, len(parts))]
-    try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
-            done = [
-                pool.submit(_transcode_part, str(path), str(out), codec, begin, end)
-                for (begin, end), out in zip(parts, outputs, strict=True)
-            ]
-            results = [future.result() for future in done]
-        lines = 0
-        for part_lines, error in results:
-            if error is not None:
-                line, at = error
-                raise _undecodable(filename, codec, lines + line, at)
-            lines += part_lines
-        with target.open("ab") as joined:
-            for extra in outputs[1:]:
-                with extra.open("rb") as part:
-                    shutil.copyfileobj(part, joined, CHUNK)
-        if progress is not None:
-            progress(size, size)
-    finally:
-        for extra in outputs[1:]:
-            extra.unlink(missing_ok=True)
-
-
-# Codecs in which the byte 0x0A is only ever a line feed (never inside another character).
-_SPLITTABLE = frozenset({"gb18030"})
-PARALLEL_TRANSCODE_BYTES = 64 << 20  # smaller files (or parts) are not worth a process
-
-
-def _parts(path: Path, start: int, size: int) -> list[tuple[int, int]]:
-    """[start, size) cut just after line breaks into up to one part per core."""
-    count = max(1, min(_cores(), (size - start) // PARALLEL_TRANSCODE_BYTES))
-    cuts = [start]
-    with path.open("rb") as file:
-        for k in range(1, count):
-            file.seek(max(cuts[-1], start + (size - start) * k // count))
-            while chunk := file.read(SAMPLE):
-                found = chunk.find(b"\n")
-                if found >= 0:
-                    cuts.append(file.tell() - len(chunk) + found + 1)
-                    break
-    cuts = sorted(set(c for c in cuts if c < size))
-    return list(zip(cuts, [*cuts[1:], size], strict=True))
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _transcode_part(
-    path: str, target: str, codec: str, begin: int, end: int
-) -> tuple[int, tuple[int, int] | None]:
-    """One part of a parallel transcode (run in a worker process); see _transcode_range."""
-    with open(target, "wb") as out:
-        return _transcode_range(Path(path), out, codec, begin, end, progress=None)
-
-
-def _transcode_range(
-    path: Path,
-    out: BinaryIO,
-    codec: str,
-    begin: int,
-    end: int,
-    *,
-    progress: Progress | None,
-) -> tuple[int, tuple[int, int] | None]:
-    """Transcode bytes [begin, end) to UTF-8 into ``out``: (lines, None), or at the first byte
-    that does not decode (None, (its line within the range, its byte offset in the file))."""
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    lines = 0
-    offset = begin
-    with path.open("rb") as source:
-        source.seek(begin)
-        while True:
-            chunk = source.read(min(CHUNK, end - offset))
-            pending = decoder.getstate()[0]
-            try:
-                text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                # Positions count from the bytes the decoder held back from the last chunk.
-                data = pending + chunk
-                good = codecs.decode(data[: exc.start], codec)
-                return lines, (lines + good.count("\n") + 1, offset - len(pending) + exc.start)
-            lines += text.count("\n")
-            out.write(text.encode("utf-8"))
-            offset += len(chunk)
-            if progress is not None:
-                progress(offset, end)
-            if not chunk:
-                return lines, None
-
-
-def _undecodable(filename: str, codec: str, line: int, at: int) -> InvalidInput:
-    message = (
-        f"第 {line} 行第 {at} 字节不是 {codec.upper()} 文本 "
-        f"(line {line}, byte offset {at}: not {codec.upper()} text)"
-    )
-    return _problem(filename, message, row=line)
-
-
 def _sample(source: Path, *, filename: str) -> tuple[str, bool]:
     """The file's first records as text, and whether that is the whole file."""
     with source.open("rb") as file:
@@ -760,7 +566,7 @@ def _sample(source: Path, *, filename: str) -> tuple[str, bool]:
             f"第 1 行超过 {MAX_LINE >> 20} MiB，没有换行 "
             f"(line 1 is longer than {MAX_LINE >> 20} MiB: no line break)"
         )
-        raise _problem(filename, message, row=1)
+        raise file_error(filename, message, row=1)
     return codecs.getincrementaldecoder("utf-8-sig")("replace").decode(data, complete), complete
 
 
@@ -795,7 +601,7 @@ def _check_lines(source: Path, *, filename: str) -> None:
         f"第 {line} 行超过 {MAX_LINE >> 20} MiB "
         f"(line {line} is longer than {MAX_LINE >> 20} MiB, from byte offset {start})"
     )
-    raise _problem(filename, message, row=line)
+    raise file_error(filename, message, row=line)
 
 
 def _records(text: str, delimiter: str, complete: bool) -> list[list[str]]:
@@ -836,7 +642,7 @@ def _open_xlsx(
     try:
         with open_xlsx(path, filename=filename) as book:
             if not book.sheets:
-                raise _problem(filename, "工作簿里没有工作表 (the workbook has no worksheet)")
+                raise file_error(filename, "工作簿里没有工作表 (the workbook has no worksheet)")
             name = book.sheets[0] if sheet is None else sheet
             rows = book.rows(name)  # an unknown name is refused, listing the sheets
             top = list(islice(rows, HEADER_SCAN + 1))
@@ -880,7 +686,7 @@ def _guard_zip(path: Path, *, filename: str) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
-        raise _problem(
+        raise file_error(
             filename, "不是 xlsx 工作簿：不是 zip 压缩包 (not an xlsx workbook: not a zip archive)"
         ) from None
     with archive:
@@ -892,7 +698,7 @@ def _guard_zip(path: Path, *, filename: str) -> None:
             f"解压后 {total >> 20} MiB，超过 {limit} MiB 上限，疑似 zip 炸弹 "
             f"(inflates to {total >> 20} MiB, beyond the {limit} MiB limit: a zip bomb?)"
         )
-        raise _problem(filename, message)
+        raise file_error(filename, message)
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > (1 << 20) and ratio > XLSX_MAX_RATIO:
@@ -901,7 +707,7 @@ def _guard_zip(path: Path, *, filename: str) -> None:
                 f"({info.filename} compresses {ratio:.0f}:1, beyond {XLSX_MAX_RATIO}:1: "
                 "a zip bomb?)"
             )
-            raise _problem(filename, message)
+            raise file_error(filename, message)
 
 
 def _write_sheet(
@@ -1000,19 +806,19 @@ def _open_json(
     try:
         found = con.execute(summary).fetchone()
     except duckdb.Error as exc:
-        raise _json_problem(filename, str(exc)) from None
+        raise _jsonfile_error(filename, str(exc)) from None
     records, other, keys = found if found else (0, None, None)
     if other is not None:
         first, shape = int(other[0]), str(other[1]).lower()
         message = (
             f"第 {first} 条记录不是 JSON 对象 (record {first} is not a JSON object but {shape})"
         )
-        raise _problem(filename, message, row=first)
+        raise file_error(filename, message, row=first)
     if not records:
-        raise _problem(filename, "没有记录 (no records)")
+        raise file_error(filename, "没有记录 (no records)")
     names = [str(key) for key in keys or []]
     if not names:
-        raise _problem(filename, "记录里没有字段 (the records have no keys)")
+        raise file_error(filename, "记录里没有字段 (the records have no keys)")
     _check_names(names, filename=filename)
     declared = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in names)
     listed = ", ".join(f"{_ident(name)} AS c{index}" for index, name in enumerate(names))
@@ -1025,18 +831,18 @@ def _open_json(
     return _raw(f"SELECT rowid + 1 AS _row, * FROM {_ident(table)}", names, kind)
 
 
-def _json_problem(filename: str, error: str) -> InvalidInput:
+def _jsonfile_error(filename: str, error: str) -> InvalidInput:
     match = _MALFORMED.search(error)
     if match is None:
         message = f"不是可读的 JSON 文件 (not a readable JSON file: {error.strip()})"
         if "top-level JSON array" in error:
             message = "JSON 文件应为对象数组 [{…}, …] (a JSON file must hold an array of objects)"
-        return _problem(filename, message)
+        return file_error(filename, message)
     # DuckDB names the record one past the bad one, counting records (not blank lines) from 1.
     record = int(match[2]) - 1
     what = match[3].strip()
     message = f"第 {record} 条记录不是有效的 JSON (record {record} is malformed JSON: {what})"
-    return _problem(filename, message, row=record)
+    return file_error(filename, message, row=record)
 
 
 def _check_names(names: Sequence[str], *, filename: str) -> None:
@@ -1044,30 +850,30 @@ def _check_names(names: Sequence[str], *, filename: str) -> None:
     for index, name in enumerate(names):
         if not name.strip():
             message = f"第 {index + 1} 个字段名是空的 (field {index + 1} has an empty name)"
-            raise _problem(filename, message, column=str(index + 1))
+            raise file_error(filename, message, column=str(index + 1))
         earlier = seen.setdefault(name.casefold(), index)
         if earlier != index:
             message = (
                 f"第 {earlier + 1} 个和第 {index + 1} 个字段同名“{name}” "
                 f"(fields {earlier + 1} and {index + 1} are both named {name!r})"
             )
-            raise _problem(filename, message, column=f"{earlier + 1}, {index + 1}")
+            raise file_error(filename, message, column=f"{earlier + 1}, {index + 1}")
 
 
 def _open_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, *, filename: str, magic: bytes
 ) -> RawSource:
     if not magic.startswith(b"PAR1"):
-        raise _problem(filename, "不是 Parquet 文件 (not a Parquet file)")
+        raise file_error(filename, "不是 Parquet 文件 (not a Parquet file)")
     table = f"read_parquet({_literal(str(path))})"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         counted = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     except duckdb.Error as exc:
         message = f"不是可读的 Parquet 文件 (not a readable Parquet file: {exc})"
-        raise _problem(filename, message) from None
+        raise file_error(filename, message) from None
     if not counted or not counted[0]:
-        raise _problem(filename, "没有数据行 (no rows)")
+        raise file_error(filename, "没有数据行 (no rows)")
     names = [str(row[0]) for row in described]
     _check_names(names, filename=filename)
     texts = [

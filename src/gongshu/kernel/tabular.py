@@ -46,6 +46,7 @@ __all__ = [
     "cell_text",
     "csv_rows",
     "decode_csv",
+    "file_error",
     "file_kind",
     "file_place",
     "file_problem",
@@ -86,6 +87,16 @@ def file_problem(
 ) -> dict[str, Any]:
     """One error detail: the file, sheet ("" = none), row (None = whole file), column, message."""
     return {"file": filename, "sheet": sheet, "row": row, "column": column, "message": message}
+
+
+def file_error(
+    filename: str, message: str, *, sheet: str = "", row: int | None = None, column: str = ""
+) -> InvalidInput:
+    """The error for a problem at a place in a file (the file, a sheet, a row, a column)."""
+    place = file_place(filename, sheet, row) + (f", column {column}" if column else "")
+    return InvalidInput(
+        f"{place}: {message}", details=[file_problem(filename, sheet, row, column, message)]
+    )
 
 
 def unreadable(filename: str, message: str) -> InvalidInput:
