@@ -9,6 +9,11 @@ Measured, each in its own process so that its peak memory is its own:
 * ``gongshu-gb18030``: the same file encoded in GB18030 (transcoded on the way in);
 * ``pandera``: the same rules written for pandera on polars (read + validate).
 
+Raw, ours and ours on GB18030 run in turn for ``--repeat`` rounds (3) and each figure is its
+best round: the machine's speed drifts over minutes, and this keeps each ratio to the same
+conditions. The times compared are each child's timed work (raw's COPY; ours from the upload
+to the stored assessment), not interpreter start or creating the entry.
+
 The generated file has 12 columns with citizen IDs and USCCs (0.1 % of each corrupted), names,
 dates, money, districts, phone numbers; it is cached under ``$TMPDIR`` between runs.
 """
@@ -331,6 +336,13 @@ def child_pandera(path: Path) -> dict[str, Any]:
     }
 
 
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the shortest timed work; its peak memory is the highest of all rounds."""
+    best = dict(min(runs, key=lambda run: float(run["seconds"])))
+    best["peak_mb"] = max(float(run["peak_mb"]) for run in runs)
+    return best
+
+
 def run_child(kind: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
     """Run one measured step in a child process; its result plus wall time and peak memory."""
     argv = [PYTHON, str(HERE), "--child", kind, *args]
@@ -366,6 +378,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-pandera", action="store_true", help="skip the pandera comparison")
     parser.add_argument("--no-gb18030", action="store_true", help="skip the GB18030 run")
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of raw and ours in turn (best taken)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("child_args", nargs="*", help=argparse.SUPPRESS)
     add_wait_quiet(parser)
@@ -398,9 +413,23 @@ def main(argv: list[str] | None = None) -> int:
     with temp_dir("gongshu-bench-ingest-") as tmp:
         home = prepare_home(tmp).home
         wait_for_quiet(args.wait_quiet)
-        raw = run_child("raw", str(utf8), str(tmp / "raw.parquet"), str(args.threads), env=env)
-        ours = run_child("gongshu", str(home), str(utf8), env=env | {"GONGSHU_HOME": str(home)})
-        results.raw.update(raw=raw, gongshu=ours)
+        ours_env = env | {"GONGSHU_HOME": str(home)}
+        # Rounds of raw, ours and ours on GB18030 in turn; each figure is its best round. The
+        # machine's speed drifts by a quarter over minutes (other tenants): interleaving and
+        # taking the best keeps the ratios to the same conditions.
+        rounds: dict[str, list[dict[str, Any]]] = {"raw": [], "gongshu": [], "gongshu_gb18030": []}
+        for round_number in range(1, args.repeat + 1):
+            console.print(f"  round {round_number} of {args.repeat} · {load_average()}")
+            rounds["raw"].append(
+                run_child("raw", str(utf8), str(tmp / "raw.parquet"), str(args.threads), env=env)
+            )
+            rounds["gongshu"].append(run_child("gongshu", str(home), str(utf8), env=ours_env))
+            if not args.no_gb18030:
+                rounds["gongshu_gb18030"].append(
+                    run_child("gongshu", str(home), str(gbk), env=ours_env)
+                )
+        raw, ours = _best(rounds["raw"]), _best(rounds["gongshu"])
+        results.raw.update(raw=raw, gongshu=ours, rounds=rounds)
         # The timed work in each child: raw's COPY; ours from the upload to the stored
         # assessment. Interpreter start and (ours) creating the entry are outside both.
         took, base = ours["seconds"], raw["seconds"]
@@ -424,12 +453,18 @@ def main(argv: list[str] | None = None) -> int:
         results.add(
             "ingest", "of which", f"{phases}, assessment {ours['assessment_seconds']:.1f} s"
         )
+        spread = ", ".join(
+            f"{kind} " + " / ".join(f"{r['seconds']:.1f}" for r in runs)
+            for kind, runs in rounds.items()
+            if runs
+        )
+        results.add("ingest", f"every round (s; best taken): {spread}", "")
         results.add(
             "ingest", "whole child process (start, imports, entry set-up)",
             f"{ours['wall']:.1f} s", "raw DuckDB", f"{raw['wall']:.1f} s",
         )  # fmt: skip
         if not args.no_gb18030:
-            gb = run_child("gongshu", str(home), str(gbk), env=env | {"GONGSHU_HOME": str(home)})
+            gb = _best(rounds["gongshu_gb18030"])
             results.raw["gongshu_gb18030"] = gb
             results.add(
                 "ingest", "the same file in GB18030, end to end", f"{gb['seconds']:.1f} s "
@@ -445,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
                 "pandera on polars", f"{pandera['seconds']:.1f} s · {pandera['peak_mb']:,.0f} MB",
             )  # fmt: skip
         results.busy.append(
-            ", ".join(f"{k} {v['others']:.2f}" for k, v in results.raw.items() if "others" in v)
+            ", ".join(
+                f"{k} {v['others']:.2f}"
+                for k, v in results.raw.items()
+                if isinstance(v, dict) and "others" in v
+            )
         )
     print_results(
         results, started=started, title="Ingest figures (aggregation and quality issue)",

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from openpyxl import Workbook
 
-from gongshu.datastore import encodings, sources
+from gongshu.datastore import encodings, sheets, textfiles
 from gongshu.datastore.sources import RawSource, open_source
 from gongshu.kernel.errors import InvalidInput
 
@@ -253,7 +253,7 @@ def test_a_line_longer_than_the_limit_is_refused_naming_it(
     before: int,
 ) -> None:
     # DuckDB would drop such a line without a trace; 40 MiB stands in for 2 GB.
-    monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
+    monkeypatch.setattr(textfiles, "MAX_LINE", 1 << 20)
     head = "名称,值\n" + "".join(f"甲{i},{i}\n" for i in range(before))
     long = "x" * (40 << 20)
     error = refused(con, tmp_path, "a.csv", f"{head}{long},2\n乙,3\n".encode())
@@ -269,7 +269,7 @@ def test_a_long_last_line_without_a_line_break_is_refused(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
+    monkeypatch.setattr(textfiles, "MAX_LINE", 1 << 20)
     error = refused(con, tmp_path, "a.csv", ("名称,值\n甲,1\n" + "y" * (3 << 20)).encode())
     assert "line 3 is longer than 1 MiB" in error.message
 
@@ -279,8 +279,8 @@ def test_lines_up_to_the_limit_are_read(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "MAX_LINE", 1 << 20)
-    monkeypatch.setattr(sources, "CHUNK", 1 << 16)
+    monkeypatch.setattr(textfiles, "MAX_LINE", 1 << 20)
+    monkeypatch.setattr(textfiles, "CHUNK", 1 << 16)
     long = "x" * ((1 << 20) - 2)
     raw = upload(con, tmp_path, "a.csv", f"名称,值\n甲,1\n{long},2\n乙,3".encode())
     assert [(row, len(name)) for row, name, _ in rows(con, raw)] == [(2, 1), (3, len(long)), (4, 1)]
@@ -291,7 +291,7 @@ def test_a_file_that_is_one_endless_line_is_refused_naming_line_1(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "MAX_LINE", 2 << 20)  # stands in for a 2 GB single line
+    monkeypatch.setattr(textfiles, "MAX_LINE", 2 << 20)  # stands in for a 2 GB single line
     error = refused(con, tmp_path, "a.csv", b"a," * (3 << 20))
     assert "line 1 is longer than 2 MiB" in error.message
     assert error.details[0]["row"] == 1
@@ -350,7 +350,7 @@ def test_too_many_malformed_records_refuse_the_file(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "MAX_REJECTED", 10)
+    monkeypatch.setattr(textfiles, "MAX_REJECTED", 10)
     text = "名称,值\n甲,1\n" + "".join(f"{i}\n" for i in range(11))  # 11 short records
     error = refused(con, tmp_path, "a.csv", text.encode())
     assert "more than 10 malformed records" in error.message
@@ -433,7 +433,7 @@ def test_xlsx_first_sheet_by_default_and_batches_with_progress(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "BATCH_ROWS", 2)
+    monkeypatch.setattr(sheets, "BATCH_ROWS", 2)
     book = workbook(("一", [["名称", "值"], *[[f"n{i}", i] for i in range(5)]]), ("二", [["x"]]))
     seen: list[tuple[int, int]] = []
     raw = upload(
@@ -494,7 +494,7 @@ def test_an_xlsx_inflating_beyond_the_limit_is_refused(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "XLSX_MAX_UNZIPPED", 1 << 20)
+    monkeypatch.setattr(sheets, "XLSX_MAX_UNZIPPED", 1 << 20)
     path = tmp_path / "big.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", os.urandom(3 << 20))  # does not compress

@@ -64,6 +64,7 @@ EXACT_DISTINCT_ROWS = 1_000_000
 # EXACT_DISTINCT_BELOW are replaced by an exact count, cheap for so few distinct values.
 DISTINCT_SAMPLE = 64
 EXACT_DISTINCT_BELOW = 100_000
+FEW_VALUES = 10_000  # a dictionary this small in every row group: counted exactly at once
 _HASH_SAMPLE_BELOW = 2**64 // DISTINCT_SAMPLE
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 PATTERN_LENGTH = 32  # longer values are shaped on their first 32 characters, then "…"
@@ -285,9 +286,11 @@ def profile_parquet(
     groups = _row_groups(con, path)
     rows = sum(groups)
     approx = rows > EXACT_DISTINCT_ROWS
-    hashes = (
-        [f"hash({quote_ident(f.name)}) AS __h{i}" for i, f in enumerate(fields)] if approx else []
-    )
+    # Columns with few values in every row group (booleans; dictionary-coded chunks whose
+    # dictionaries are small) are counted exactly at once, without hashing every value.
+    few = _few_values(con, path, types) if approx else set()
+    sketched = {i for i, field in enumerate(fields) if approx and field.name not in few}
+    hashes = [f"hash({quote_ident(fields[i].name)}) AS __h{i}" for i in sorted(sketched)]
     shown = [field for field in fields if withheld_reason(field) is None]
     footer = footer_ranges(con, path, {field.name: types[field.name] for field in shown})
     values: dict[str, Any] = {
@@ -299,7 +302,7 @@ def profile_parquet(
     aggregates = [
         part
         for index, field in enumerate(fields)
-        for part in _aggregates(index, field, approx, ranged=field.name in footer)
+        for part in _aggregates(index, field, index in sketched, ranged=field.name in footer)
     ]
     if aggregates:
         columns = ", ".join(["*", *hashes])
@@ -308,9 +311,7 @@ def profile_parquet(
         )
         names = [str(d[0]) for d in cursor.description or ()]
         values.update(zip(names, cursor.fetchone() or (), strict=True))
-    estimated = set(range(len(fields))) if approx else set()
-    if approx:
-        estimated = _estimate_distinct(con, source, fields, values)
+    estimated = _estimate_distinct(con, source, fields, sketched, values)
 
     sampled = rows > SAMPLE_ROWS
     sample_rows = rows
@@ -361,19 +362,35 @@ def profile_parquet(
     )
 
 
+def _few_values(con: duckdb.DuckDBPyConnection, path: str, types: Mapping[str, str]) -> set[str]:
+    """Columns with few distinct values by the footer: booleans, and columns whose every row
+    group is dictionary-coded with at most ``FEW_VALUES`` values."""
+    found = con.execute(
+        "SELECT path_in_schema, count(*) = count(stats_distinct_count) "
+        f"AND max(stats_distinct_count) <= {FEW_VALUES} "
+        f"FROM parquet_metadata({quote_literal(path)}) GROUP BY path_in_schema"
+    ).fetchall()
+    few = {str(name) for name, small in found if small}
+    return few | {name for name, kind in types.items() if kind == "BOOLEAN"}
+
+
 def _estimate_distinct(
     con: duckdb.DuckDBPyConnection,
     source: str,
     fields: Sequence[FieldSpec],
+    sketched: set[int],
     values: dict[str, Any],
 ) -> set[int]:
-    """Scale the sampled distinct counts to estimates, and count exactly where they are small.
+    """Scale the sampled distinct counts to estimates; count the rest exactly (the fields not
+    sketched, and estimates too small to trust).
 
-    Sets ``c{index}_distinct`` for every field; returns the indices of the estimated ones.
+    Sets ``c{index}_distinct`` for every field that lacks it; returns the estimated indices.
     """
     estimated, exact = set(), []
-    for index, _field in enumerate(fields):
-        guess = int(values[f"c{index}_sampled"]) * DISTINCT_SAMPLE
+    for index in range(len(fields)):
+        if f"c{index}_distinct" in values:
+            continue
+        guess = int(values[f"c{index}_sampled"]) * DISTINCT_SAMPLE if index in sketched else 0
         if guess >= EXACT_DISTINCT_BELOW:
             values[f"c{index}_distinct"] = guess
             estimated.add(index)
