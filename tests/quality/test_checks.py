@@ -120,34 +120,29 @@ def _numpy_verdicts(tmp_path: Path, kind: str, values: Sequence[str | None]) -> 
     return [None if v is None else i not in failed for i, v in enumerate(values)]
 
 
+_IDENTIFIERS: dict[
+    str, tuple[Callable[[], list[str]], Callable[[str], str], Callable[..., bool]]
+] = {
+    "citizen_id": (_citizen_ids, citizen_id_valid_sql, is_valid_citizen_id),
+    "uscc": (_usccs, uscc_valid_sql, is_valid_uscc),
+}
+
+
 @pytest.mark.parametrize("engine", ["sql", "numpy"])
-def test_citizen_id_check_agrees_with_the_kernel_on_thousands_of_values(
-    engine: str, con: duckdb.DuckDBPyConnection, tmp_path: Path
+@pytest.mark.parametrize("kind", sorted(_IDENTIFIERS))
+def test_identifier_checks_agree_with_the_kernel_on_thousands_of_values(
+    kind: str, engine: str, con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    values = _citizen_ids()
+    generate, sql_check, kernel_check = _IDENTIFIERS[kind]
+    values = generate()
     if engine == "sql":
-        got = _apply(con, citizen_id_valid_sql, values)
+        got = _apply(con, sql_check, values)
     else:
-        got = _numpy_verdicts(tmp_path, "citizen_id", values)
-    expected = [is_valid_citizen_id(value) for value in values]
+        got = _numpy_verdicts(tmp_path, kind, values)
+    expected = [kernel_check(value) for value in values]
     mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
     assert mismatches == []
     assert 2400 < sum(expected) < 4000  # both valid and invalid values were really tried
-
-
-@pytest.mark.parametrize("engine", ["sql", "numpy"])
-def test_uscc_check_agrees_with_the_kernel_on_thousands_of_values(
-    engine: str, con: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
-    values = _usccs()
-    if engine == "sql":
-        got = _apply(con, uscc_valid_sql, values)
-    else:
-        got = _numpy_verdicts(tmp_path, "uscc", values)
-    expected = [is_valid_uscc(value) for value in values]
-    mismatches = [(v, g) for v, g, e in zip(values, got, expected, strict=True) if g != e]
-    assert mismatches == []
-    assert 2400 < sum(expected) < 4000
 
 
 def test_identifier_checks_are_null_for_null_and_false_for_junk(
