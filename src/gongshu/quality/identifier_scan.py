@@ -28,13 +28,20 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from gongshu.kernel.identifiers import USCC_ALPHABET
 
-__all__ = ["IDENTIFIER_KINDS", "IdentifierCheck", "IdentifierTally", "citizen_id_valid", "scan"]
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "IdentifierCheck",
+    "IdentifierTally",
+    "citizen_id_valid",
+    "scan",
+    "uscc_valid",
+]
 
 WIDTH = 18
 _ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 …
 _USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_BAD = 99  # the value of a byte outside an alphabet: any sum it enters fails
+_BAD = 99  # the value of a byte outside an alphabet (the shape checks refuse it)
 
 
 def _table(alphabet: str, *, fold_case: bool) -> np.ndarray:
@@ -59,7 +66,8 @@ _MONTH_DAYS[1:13] = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 def _weighted(values: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     """Σ values[i] · weights[i] over the first len(weights) rows of a (positions, n) byte matrix.
 
-    In 16 bits: 17 positions of at most _BAD (99) times a weight of at most 30 stay below 2^16.
+    In 16 bits: 17 bytes of at most 255 times a weight of at most 10 (citizen IDs), or of at most
+    _BAD (99) times at most 30 (USCCs), stay below 2^16.
     """
     total = np.zeros(values.shape[1], dtype=np.uint16)
     term = np.empty_like(total)

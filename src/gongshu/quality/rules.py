@@ -4,7 +4,9 @@ A rule checks one or more fields of a stored dataset version. Evaluation reads t
 in one aggregate scan for every row-level rule together (each rule's failures counted with
 ``count(*) FILTER (WHERE …)`` over flags computed once per row, and its first failing rows
 kept with ``min_by(…, row, n)``), then one statement per ``unique`` and per ``reference`` rule.
-``type`` counts come from the ingest and ``timeliness`` from the version's metadata.
+The citizen-ID and USCC rules run in numpy instead (:mod:`gongshu.quality.identifier_scan`),
+and the footer's NULL counts spare the scan what they answer. ``type`` counts come from the
+ingest and ``timeliness`` from the version's metadata.
 
 Parameters by kind (``Rule.params``, JSON values):
 
