@@ -7,6 +7,7 @@ UTF-8 copy first, streamed, with the first byte that does not decode named by li
 from __future__ import annotations
 
 import codecs
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -205,7 +206,8 @@ def _iconv_part(
         process = subprocess.Popen(  # noqa: S603 - a fixed command; the data goes to stdin
             command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL
         )
-        assert process.stdin is not None
+        stdin = process.stdin
+        assert stdin is not None
         try:
             with path.open("rb") as source:
                 source.seek(begin)
@@ -213,12 +215,13 @@ def _iconv_part(
                     chunk = source.read(min(CHUNK, end - begin - fed[index]))
                     if not chunk:
                         break
-                    process.stdin.write(chunk)
+                    stdin.write(chunk)
                     fed[index] += len(chunk)
-            process.stdin.close()
         except BrokenPipeError:  # iconv stopped at a byte it could not convert
             pass
         finally:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
             returncode = process.wait()
     return returncode == 0 and fed[index] == end - begin
 
