@@ -121,14 +121,19 @@ def test_bad_cells_are_quarantined_with_their_place_and_the_rest_is_kept(
     assert kept == [(3, "很多", ["乘车次数"]), (4, "2", ["办卡日期"])]
 
 
-def test_the_reject_policy_refuses_the_whole_version_and_stores_nothing(
-    platform: Platform, city: City, entry_id: str, tmp_path: Path
-) -> None:
+def _reject_bad_versions(platform: Platform, city: City, entry_id: str) -> None:
+    """Set the entry's policy to refuse a whole version when any row is bad."""
     with platform.uow() as uow:
         service.update_settings(
             uow, actor=city.officer, entry_id=entry_id, data=SettingsInput(on_error="reject")
         )
         uow.commit()
+
+
+def test_the_reject_policy_refuses_the_whole_version_and_stores_nothing(
+    platform: Platform, city: City, entry_id: str, tmp_path: Path
+) -> None:
+    _reject_bad_versions(platform, city, entry_id)
     ids = _ids(2)
     path = _csv(
         tmp_path / "cards.csv", [[ids[0], "甲", "x", "2024-01-01"], [ids[1], "乙", "1", ""]]
@@ -290,11 +295,7 @@ def test_malformed_records_alone_keep_the_fast_path_and_are_located(
 def test_the_reject_policy_refuses_malformed_records_found_on_the_fast_path(
     platform: Platform, city: City, entry_id: str, tmp_path: Path
 ) -> None:
-    with platform.uow() as uow:
-        service.update_settings(
-            uow, actor=city.officer, entry_id=entry_id, data=SettingsInput(on_error="reject")
-        )
-        uow.commit()
+    _reject_bad_versions(platform, city, entry_id)
     ids = _ids(2)
     path = tmp_path / "cards.csv"
     path.write_text(

@@ -101,9 +101,7 @@ def file_error(
 
 def unreadable(filename: str, message: str) -> InvalidInput:
     """The error for a file that cannot be read at all."""
-    return InvalidInput(
-        f"{filename}: {message}", details=[file_problem(filename, "", None, "", message)]
-    )
+    return file_error(filename, message)
 
 
 # --- cells -----------------------------------------------------------------------------------
