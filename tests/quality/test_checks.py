@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -19,7 +20,7 @@ from gongshu.kernel.identifiers import (
     make_citizen_id,
     make_uscc,
 )
-from gongshu.quality import identifier_scan
+from gongshu.quality import column_scan
 from gongshu.quality.checks import (
     citizen_id_valid_sql,
     code_list_valid_sql,
@@ -111,9 +112,10 @@ def _numpy_verdicts(tmp_path: Path, kind: str, values: Sequence[str | None]) -> 
             f"ORDER BY i) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)",
             [list(values), list(values)],
         )
-    tally = identifier_scan.scan(
-        str(path), [identifier_scan.IdentifierCheck(0, "v", kind)], samples=len(values)
-    )[0]
+    tallies, _keys = column_scan.scan(
+        str(path), [column_scan.IdentifierCheck(0, "v", kind)], samples=len(values)
+    )
+    tally = tallies[0]
     assert tally.checked == sum(value is not None for value in values)
     assert tally.failed == len(tally.rows)
     failed = set(tally.rows)
@@ -156,7 +158,7 @@ def test_identifier_checks_are_null_for_null_and_false_for_junk(
     assert _apply(con, uscc_valid_sql, [None, "abc", "91110000802100433B"]) == [None, False, True]
 
 
-def test_the_numpy_identifier_scan_skips_nulls_and_keeps_the_first_failing_rows(
+def test_the_numpy_column_scan_skips_nulls_and_keeps_the_first_failing_rows(
     tmp_path: Path,
 ) -> None:
     values = [None, "abc", "11010519491231002X", None, "11010519491231002Y"] * 5000
@@ -164,14 +166,85 @@ def test_the_numpy_identifier_scan_skips_nulls_and_keeps_the_first_failing_rows(
     assert got[:5] == [None, False, True, None, False]
     path = str(tmp_path / "citizen_id.parquet")
     checks = [
-        identifier_scan.IdentifierCheck(1, "v", "citizen_id"),
-        identifier_scan.IdentifierCheck(2, "v", "uscc"),
+        column_scan.IdentifierCheck(1, "v", "citizen_id"),
+        column_scan.IdentifierCheck(2, "v", "uscc"),
     ]
-    tallies = identifier_scan.scan(path, checks, samples=3, threads=2)
+    tallies, _keys = column_scan.scan(path, checks, samples=3, threads=2)
     assert (tallies[1].checked, tallies[1].failed, tallies[1].rows) == (15000, 10000, [1, 4, 6])
     assert (tallies[2].failed, tallies[2].rows) == (15000, [1, 2, 4])
     with pytest.raises(ValueError, match="not an identifier check"):
-        identifier_scan.scan(path, [identifier_scan.IdentifierCheck(0, "v", "regex")])
+        column_scan.scan(path, [column_scan.IdentifierCheck(0, "v", "regex")])
+
+
+def _keys_file(tmp_path: Path, sql_type: str, values: Sequence[Any]) -> str:
+    """A one-column Parquet file ``v`` of the values in order, in row groups of 1,000."""
+    path = tmp_path / "keys.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT CAST(v AS {sql_type}) AS v FROM (SELECT unnest(?) AS v, "
+            f"generate_subscripts(?, 1) AS i) ORDER BY i) TO '{path}' "
+            "(FORMAT parquet, ROW_GROUP_SIZE 1000)",
+            [list(values), list(values)],
+        )
+    return str(path)
+
+
+def _key_values(kind: str, rng: random.Random) -> list[Any]:
+    """Values with repeats for one key column: every class of packed text, or numbers, or
+    text with a value that does not pack."""
+    if kind == "integer":
+        pool: list[Any] = [rng.randrange(-(2**62), 2**62) for _ in range(3000)] + [0, -1, None]
+    elif kind == "date":
+        pool = [str(date(1900, 1, 1) + timedelta(days=rng.randrange(60000))) for _ in range(900)]
+        pool.append(None)
+    else:
+        digits = "0123456789"
+        pool = ["", "a", "12345678", "1234567", "ÿ", "\x00", None]
+        for width in (9, 12, 15, 17, 18, 19):
+            pool += ["".join(rng.choices(digits, k=width)) for _ in range(300)]
+        pool += ["".join(rng.choices(digits, k=17)) + "X" for _ in range(300)]
+        pool += ["X" * 18, "9" * 19, "0" * 18, "0" * 19, "X" + "0" * 17]
+        pool += ["".join(rng.choices(digits + "ab好", k=rng.randrange(1, 3))) for _ in range(300)]
+        if kind == "unpacked":
+            pool.append("91110000802100433B")  # letters in 18 characters: left to SQL
+    return [rng.choice(pool) for _ in range(6000)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sql_type"),
+    [("text", "VARCHAR"), ("unpacked", "VARCHAR"), ("integer", "BIGINT"), ("date", "DATE")],
+)
+def test_the_numpy_key_count_agrees_with_sql(tmp_path: Path, kind: str, sql_type: str) -> None:
+    from gongshu.quality.rules import Rule, RuleKind, _unique
+
+    values = _key_values(kind, random.Random(f"keys-{kind}"))
+    path = _keys_file(tmp_path, sql_type, values)
+    _tallies, counted = column_scan.scan(path, [], keys=["v"], samples=20, threads=2)
+    tally = counted["v"]
+    rule = Rule("r", RuleKind.UNIQUE, ("v",), {})
+    with duckdb.connect() as con:
+        expected = _unique(con, path, rule, 20)
+    if kind == "unpacked":
+        assert tally is None
+        return
+    assert tally is not None
+    assert expected.failed > 0 and len(expected.rows) == 20
+    got = (tally.checked, tally.failed, tally.rows, tally.duplicate_of)
+    assert got == (expected.checked, expected.failed, expected.rows, expected.duplicate_of)
+
+
+def test_packed_keys_are_equal_exactly_when_the_values_are() -> None:
+    import pyarrow as pa
+
+    values = ["0" * 18, "0" * 17 + "X", "X" + "0" * 17, "00", "0", "", "9" * 19, "9" * 18, None]
+    classes, keys = column_scan.pack_keys(pa.array(values + values[::-1]))
+    pairs = list(zip(classes.tolist(), keys.tolist(), strict=True))
+    for i, left in enumerate(values + values[::-1]):
+        for j, right in enumerate(values + values[::-1]):
+            if left is not None and right is not None:
+                assert (pairs[i] == pairs[j]) == (left == right), (left, right)
+    assert column_scan.pack_keys(pa.array(["1" * 20])) is None
+    assert column_scan.pack_keys(pa.array(["1" * 18 + "X"])) is None
 
 
 def test_quote_ident_doubles_double_quotes_and_keeps_chinese(tmp_path: Path) -> None:

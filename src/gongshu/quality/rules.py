@@ -4,7 +4,7 @@ A rule checks one or more fields of a stored dataset version. Evaluation reads t
 in one aggregate scan for every row-level rule together (each rule's failures counted with
 ``count(*) FILTER (WHERE …)`` over flags computed once per row, and its first failing rows
 kept with ``min_by(…, row, n)``), then one statement per ``unique`` and per ``reference`` rule.
-The citizen-ID and USCC rules run in numpy instead (:mod:`gongshu.quality.identifier_scan`),
+The citizen-ID and USCC rules run in numpy instead (:mod:`gongshu.quality.column_scan`),
 and the footer's NULL counts spare the scan what they answer. ``type`` counts come from the
 ingest and ``timeliness`` from the version's metadata.
 
@@ -42,7 +42,7 @@ import duckdb
 from gongshu.catalog.vocab import FREQUENCY_INTERVALS, FieldType, UpdateFrequency
 from gongshu.kernel.clock import SystemClock, local_date
 from gongshu.kernel.errors import InvalidInput
-from gongshu.quality import identifier_scan
+from gongshu.quality import column_scan
 from gongshu.quality.checks import (
     COMPARISONS,
     DUCKDB_TYPES,
@@ -522,9 +522,11 @@ def default_rules(
 # --- evaluation ------------------------------------------------------------------------------
 
 _ROW_LEVEL = frozenset(DIMENSION_OF) - {RuleKind.UNIQUE, RuleKind.REFERENCE, RuleKind.TIMELINESS}
-# Row rules checked outside the SQL scan, in numpy (gongshu.quality.identifier_scan).
+# Row rules checked outside the SQL scan, in numpy (gongshu.quality.column_scan).
 _IDENTIFIER_RULES = frozenset({RuleKind.CITIZEN_ID, RuleKind.USCC})
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+# Unique keys of one column of these types may be counted in numpy (gongshu.quality.column_scan).
+_PACKABLE_TYPES = ("VARCHAR", "DATE", "TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 
 
 def _type_matches(column_type: str, field_type: str) -> bool:
@@ -643,7 +645,8 @@ def evaluate(
     row_rules = [(i, r) for i, r in enumerate(rules) if r.kind in _ROW_LEVEL]
     sql_rules = [(i, r) for i, r in row_rules if r.kind not in _IDENTIFIER_RULES]
     rows, tallies = _scan(con, path, sql_rules, types, day, samples, blank_is_null=blank_is_null)
-    tallies.update(_identifier_scan(con, path, row_rules, samples))
+    scanned = _column_scan(con, path, rules, types, samples)
+    tallies.update({index: tally for index, tally in scanned.items() if index in dict(row_rules)})
     for index, rule in row_rules:
         tally = tallies.setdefault(index, _Tally(rows, 0))
         if rule.kind == RuleKind.TYPE:
@@ -651,7 +654,7 @@ def evaluate(
     timely: dict[int, RuleResult] = {}
     for index, rule in enumerate(rules):
         if rule.kind == RuleKind.UNIQUE:
-            tallies[index] = _unique(con, path, rule, samples)
+            tallies[index] = scanned.get(index) or _unique(con, path, rule, samples)
         elif rule.kind == RuleKind.REFERENCE:
             tallies[index] = _reference(con, path, rule, types, references, samples)
         elif rule.kind == RuleKind.TIMELINESS:
@@ -771,21 +774,40 @@ def _scan(
     return int(row[0]), out
 
 
-def _identifier_scan(
-    con: duckdb.DuckDBPyConnection, path: str, row_rules: Sequence[tuple[int, Rule]], samples: int
+def _column_scan(
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    rules: Sequence[Rule],
+    types: Mapping[str, str],
+    samples: int,
 ) -> dict[int, _Tally]:
-    """The citizen-ID and USCC rules' counts and first failing rows, on DuckDB's threads."""
+    """The citizen-ID and USCC rules, and the unique rules over one column whose values pack
+    into integers, in numpy on DuckDB's threads (each column read once for all of them)."""
     checks = [
-        identifier_scan.IdentifierCheck(index, rule.fields[0], str(rule.kind))
-        for index, rule in row_rules
+        column_scan.IdentifierCheck(index, rule.fields[0], str(rule.kind))
+        for index, rule in enumerate(rules)
         if rule.kind in _IDENTIFIER_RULES
     ]
-    if not checks:
+    keys = {
+        index: rule.fields[0]
+        for index, rule in enumerate(rules)
+        if rule.kind == RuleKind.UNIQUE
+        and len(rule.fields) == 1
+        and types.get(rule.fields[0], "") in _PACKABLE_TYPES
+    }
+    if not checks and not keys:
         return {}
     setting = con.execute("SELECT current_setting('threads')").fetchone()
     threads = int(setting[0]) if setting else None
-    found = identifier_scan.scan(path, checks, samples=samples, threads=threads)
-    return {key: _Tally(t.checked, t.failed, t.rows) for key, t in found.items()}
+    found, counted = column_scan.scan(
+        path, checks, keys=list(keys.values()), samples=samples, threads=threads
+    )
+    out = {key: _Tally(t.checked, t.failed, t.rows) for key, t in found.items()}
+    for index, column in keys.items():
+        tally = counted.get(column)
+        if tally is not None:
+            out[index] = _Tally(tally.checked, tally.failed, tally.rows, tally.duplicate_of)
+    return out
 
 
 def _unique(con: duckdb.DuckDBPyConnection, path: str, rule: Rule, samples: int) -> _Tally:

@@ -1,0 +1,456 @@
+"""Whole-column rules in numpy: citizen-ID and USCC check characters, and key uniqueness.
+
+These rules cost more than every other row rule together when written in SQL: an identifier
+needs 17 characters weighed one by one (8 of 10 s on ten million rows), and a unique key over
+ten million strings builds a hash table as large as the column. Here each column is read once
+from the Parquet file with pyarrow, row group by row group on every core, and serves every rule
+on it.
+
+Identifiers: the values of the right byte length are laid side by side as an ``(18, n)`` byte
+matrix (no copy per value), and each check is a few dozen whole-array operations on it: a byte →
+value lookup table, weighted sums by position, one comparison with the check character. The
+verdicts are those of ``gongshu.quality.checks.citizen_id_valid_sql`` and ``uscc_valid_sql``
+(tests hold the three to the kernel's scalar checks): NULLs are not checked, anything not exactly
+18 ASCII characters of the right shape is invalid, letters may be lower case, whitespace and
+full-width characters are not folded.
+
+Keys: each value is packed into one 64-bit integer without loss — integers and dates as they
+are, text of up to 8 bytes byte by byte, longer text of digits (up to 19) or of digits and ``X``
+(up to 18: citizen IDs) by its digits — within a class named by its length and alphabet, so two
+values are equal exactly when class and integer are. Sorting the integers counts the repeats.
+A column with a value that does not pack (a USCC, a name) is left to SQL: ``None``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from gongshu.kernel.identifiers import USCC_ALPHABET
+
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "IdentifierCheck",
+    "IdentifierTally",
+    "KeyTally",
+    "citizen_id_valid",
+    "pack_keys",
+    "repeats",
+    "scan",
+    "uscc_valid",
+]
+
+WIDTH = 18
+_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 …
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_BAD = 99  # the value of a byte outside an alphabet (the shape checks refuse it)
+
+
+def _table(alphabet: str, *, fold_case: bool) -> np.ndarray:
+    """A 256-entry byte → value table: a character's position in ``alphabet``, else _BAD."""
+    table = np.full(256, _BAD, dtype=np.uint8)
+    for value, char in enumerate(alphabet):
+        table[ord(char)] = value
+        if fold_case:
+            table[ord(char.lower())] = value
+    return table
+
+
+_USCC_VALUES = _table(USCC_ALPHABET, fold_case=True)
+_ALPHANUMERIC = _table("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", fold_case=True)
+_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+_UPPER = np.arange(256, dtype=np.uint8)
+_UPPER[ord("a") : ord("z") + 1] -= 32
+_MONTH_DAYS = np.zeros(256, dtype=np.uint16)
+_MONTH_DAYS[1:13] = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _weighted(values: np.ndarray, weights: Sequence[int]) -> np.ndarray:
+    """Σ values[i] · weights[i] over the first len(weights) rows of a (positions, n) byte matrix.
+
+    In 16 bits: 17 bytes of at most 255 times a weight of at most 10 (citizen IDs), or of at most
+    _BAD (99) times at most 30 (USCCs), stay below 2^16.
+    """
+    total = np.zeros(values.shape[1], dtype=np.uint16)
+    term = np.empty_like(total)
+    for row, weight in zip(values, weights, strict=False):
+        np.multiply(row, np.uint16(weight), out=term)
+        total += term
+    return total
+
+
+def citizen_id_valid(chars: np.ndarray) -> np.ndarray:
+    """For an ``(18, n)`` byte matrix of citizen IDs: a bool per ID (GB 11643).
+
+    17 digits and a check character (X in either case), a real birth date (characters 7-14),
+    and the check character the weighted digit sum calls for.
+    """
+    digits = chars[:17] - np.uint8(ord("0"))  # bytes below "0" wrap round to 208 and more
+    ok = digits.max(axis=0) < 10
+    expected = _ID_CHECK[_weighted(digits, _ID_WEIGHTS) % 11]
+    ok &= expected == _UPPER[chars[17]]
+    # Sums in 16 bits: where a byte is no digit they are nonsense, but ``ok`` is false there.
+    wide = digits[6:14].astype(np.uint16)
+    year = wide[0] * 1000 + wide[1] * 100 + wide[2] * 10 + wide[3]
+    month = wide[4] * 10 + wide[5]
+    day = wide[6] * 10 + wide[7]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.minimum(month, 255)] + ((month == 2) & leap)
+    ok &= (year >= 1) & (day >= 1) & (day <= month_days)
+    return np.asarray(ok, dtype=bool)
+
+
+def uscc_valid(chars: np.ndarray) -> np.ndarray:
+    """For an ``(18, n)`` byte matrix of USCCs: a bool per code (GB 32100).
+
+    The shape (2 alphabet characters, 6 digits, 10 alphabet characters; letters in either
+    case), the organisation code's check character (GB 11714, characters 9-17) and the
+    MOD 31 check character.
+    """
+    values = _USCC_VALUES[chars]
+    ok = (values.max(axis=0) <= 30) & (values[2:8].max(axis=0) <= 9)
+    ok &= (_weighted(values, _USCC_WEIGHTS) + values[17]) % 31 == 0
+    organisation = _weighted(_ALPHANUMERIC[chars[8:16]], _ORG_WEIGHTS)
+    org_check = 11 - organisation % 11  # 1..11: '1'..'9', 10 'X', 11 '0'
+    ok &= values[16] == org_check % 11 + 19 * (org_check == 10)
+    return np.asarray(ok, dtype=bool)
+
+
+IDENTIFIER_KINDS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "citizen_id": citizen_id_valid,
+    "uscc": uscc_valid,
+}
+
+
+@dataclass(frozen=True)
+class IdentifierCheck:
+    """One rule to run: a key to report it under, the column, and ``citizen_id`` or ``uscc``."""
+
+    key: int
+    column: str
+    kind: str
+
+
+@dataclass
+class IdentifierTally:
+    """Values checked (not NULL), how many failed, and the first failing rows (0-based)."""
+
+    checked: int = 0
+    failed: int = 0
+    rows: list[int] = field(default_factory=list)
+
+
+def _verdicts(array: pa.Array, check: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A bool per value of a string array: True when it fails (NULLs never fail)."""
+    lengths = pc.binary_length(array)
+    fits = pc.fill_null(pc.equal(lengths, WIDTH), False)
+    failed = np.asarray(array.is_valid())  # every present value fails unless it passes below
+    rows = np.flatnonzero(np.asarray(fits))
+    if not len(rows):
+        return failed
+    # Filtering copies the 18-byte values into one contiguous buffer: an (n, 18) matrix as is.
+    chosen = array.filter(fits)
+    offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32, count=len(chosen) + 1)
+    start = int(offsets[0])
+    data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8, count=len(rows) * WIDTH, offset=start)
+    chars = np.ascontiguousarray(data.reshape(len(rows), WIDTH).T)
+    failed[rows] = ~check(chars)
+    return failed
+
+
+@dataclass
+class KeyTally:
+    """A unique key's rows with a value (checked), the rows repeating an earlier row's value
+    (failed), and for the first repeated values by first row: their last row (``rows``) and
+    first row (``duplicate_of``), 0-based."""
+
+    checked: int = 0
+    failed: int = 0
+    rows: list[int] = field(default_factory=list)
+    duplicate_of: list[int] = field(default_factory=list)
+
+
+# Key classes (uint8), each a function of the value: text of length L ≤ 8, by its bytes → L;
+# of length 9 to 18, of digits and X (in base 11) → 64 + L; of 19 digits (base 10) → 32 + L;
+# integers and dates → 128; NULL → 255.
+_RAW_MAX, _DIGITS_MAX, _DIGITS_X_MAX = 8, 19, 18  # 10^19 and 11^18 stay below 2^64
+_NUMBER_CLASS, _NULL_CLASS = 128, 255
+
+
+def _text_matrix(array: pa.Array, rows: np.ndarray | None, width: int) -> np.ndarray:
+    """The ``(width, n)`` byte matrix of the values at ``rows`` (None: all), each ``width``
+    bytes long."""
+    chosen = array if rows is None else array.take(pa.array(rows))
+    offsets = np.frombuffer(
+        chosen.buffers()[1], dtype=np.int32, count=len(chosen) + 1, offset=4 * chosen.offset
+    )
+    data = np.frombuffer(
+        chosen.buffers()[2], dtype=np.uint8, count=len(chosen) * width, offset=int(offsets[0])
+    )
+    return np.ascontiguousarray(data.reshape(len(chosen), width).T)
+
+
+def _horner(matrix: np.ndarray, base: int) -> np.ndarray:
+    """Σ matrix[i] · base^(width-1-i) in 64 bits (less than 2^64 by the caller's choice of
+    width and base); the last digits that fit are summed in 32 bits, half the work."""
+    width = matrix.shape[0]
+    low = 1
+    while low < width and base ** (low + 1) < 2**32:
+        low += 1
+    tail = np.zeros(matrix.shape[1], dtype=np.uint32)
+    for row in matrix[width - low :]:
+        tail *= np.uint32(base)
+        tail += row
+    if low == width:
+        return tail.astype(np.uint64)
+    head = np.zeros(matrix.shape[1], dtype=np.uint64)
+    for row in matrix[: width - low]:
+        head *= np.uint64(base)
+        head += row
+    head *= np.uint64(base**low)
+    head += tail
+    return head
+
+
+def pack_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(class, key) per value of an array (see the module docstring), or None when a value
+    does not pack."""
+    count = len(array)
+    valid = np.asarray(array.is_valid(), dtype=bool)
+    classes = np.where(valid, np.uint8(0), np.uint8(_NULL_CLASS))
+    if pa.types.is_date(array.type):  # days (or milliseconds) since 1970
+        array = array.view(pa.int32() if pa.types.is_date32(array.type) else pa.int64())
+    if pa.types.is_integer(array.type):
+        numbers = array.cast(pa.int64()).fill_null(0)
+        return np.where(valid, _NUMBER_CLASS, classes).astype(np.uint8), np.asarray(numbers).view(
+            np.uint64
+        )
+    if not pa.types.is_string(array.type):
+        return None
+    keys = np.zeros(count, dtype=np.uint64)
+    measured = pc.binary_length(array)
+    lengths = np.asarray(measured.fill_null(-1))
+    span = pc.min_max(measured).as_py()
+    if span["min"] is None:
+        return classes, keys  # every value NULL
+    widths = [span["min"]] if span["min"] == span["max"] else pc.unique(measured).to_pylist()
+    for width in sorted(w for w in widths if w):  # width 0 is class 0, key 0: the empty text
+        rows = np.flatnonzero(lengths == width) if len(widths) > 1 or not valid.all() else None
+        matrix = _text_matrix(array, rows, width)
+        if width <= _RAW_MAX:
+            _assign(classes, keys, rows, width, _horner(matrix, 256))
+            continue
+        if width > _DIGITS_MAX:
+            return None
+        values = matrix - np.uint8(ord("0"))  # digits → 0…9, X → 40, other bytes elsewhere
+        if values.max() < 10 and width > _DIGITS_X_MAX:
+            _assign(classes, keys, rows, 32 + width, _horner(values, 10))
+            continue
+        if width > _DIGITS_X_MAX or np.count_nonzero(values >= 10) != np.count_nonzero(
+            values == ord("X") - ord("0")
+        ):
+            return None
+        np.minimum(values, np.uint8(10), out=values)  # X → 10
+        _assign(classes, keys, rows, 64 + width, _horner(values, 11))
+    return classes, keys
+
+
+def _assign(
+    classes: np.ndarray, keys: np.ndarray, rows: np.ndarray | None, kind: int, packed: np.ndarray
+) -> None:
+    """Set the class and key of ``rows`` (None: all)."""
+    if rows is None:
+        classes[:], keys[:] = kind, packed
+    else:
+        classes[rows], keys[rows] = kind, packed
+
+
+_BUCKET_BITS = 12
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _bucket(values: np.ndarray) -> np.ndarray:
+    """A 12-bit hash of 64-bit keys (Fibonacci hashing; the product wraps round)."""
+    return np.asarray((values * _GOLDEN) >> np.uint64(64 - _BUCKET_BITS), dtype=np.intp)
+
+
+def _members(part: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions in ``part`` of the keys that are among the sorted ``values``."""
+    if len(values) > 64:
+        where = np.minimum(np.searchsorted(values, part), len(values) - 1)
+        return np.flatnonzero(values[where] == part)
+    # A few values: a bucket table passes the few candidates on to the exact test.
+    table = np.zeros(1 << _BUCKET_BITS, dtype=bool)
+    table[_bucket(values)] = True
+    candidates = np.flatnonzero(table[_bucket(part)])
+    return candidates[np.isin(part[candidates], values)]
+
+
+def _first_seen(
+    keys: np.ndarray, repeated: np.ndarray, wanted: int, *, backwards: bool = False
+) -> dict[int, int]:
+    """Position of the first (or last) occurrence in ``keys`` of up to ``wanted`` of the sorted
+    values ``repeated``, in chunks from the start (or the end) until enough are found."""
+    found: dict[int, int] = {}
+    chunk = 1 << 16
+    starts = range(0, len(keys), chunk)
+    for start in reversed(starts) if backwards else starts:
+        part = keys[start : start + chunk]
+        hits = _members(part, repeated)
+        if backwards:
+            hits = hits[::-1]
+        values, first = np.unique(part[hits], return_index=True)
+        order = np.argsort(first)  # in the order met
+        for value, index in zip(values[order].tolist(), first[order].tolist(), strict=True):
+            found.setdefault(value, start + int(hits[index]))
+        if len(found) >= min(wanted, len(repeated)):
+            break
+    return dict(sorted(found.items(), key=lambda item: item[1], reverse=backwards)[:wanted])
+
+
+def repeats(classes: np.ndarray, keys: np.ndarray, samples: int) -> KeyTally:
+    """The tally of one packed key column (see :class:`KeyTally`)."""
+    tally = KeyTally()
+    pairs: list[tuple[int, int]] = []
+    present = np.flatnonzero(np.bincount(classes, minlength=256)).tolist()
+    for kind in present:
+        if kind == _NULL_CLASS:
+            continue
+        rows = None if len(present) == 1 else np.flatnonzero(classes == kind)
+        chosen = keys if rows is None else keys[rows]
+        ordered = np.sort(chosen)
+        same = ordered[1:] == ordered[:-1]
+        tally.checked += len(chosen)
+        tally.failed += int(np.count_nonzero(same))
+        if not samples or not same.any():
+            continue
+        repeated = ordered[1:][same]  # sorted: keep the first of each run
+        repeated = repeated[np.concatenate(([True], repeated[1:] != repeated[:-1]))]
+        firsts = _first_seen(chosen, repeated, samples)
+        picked = np.array(sorted(firsts), dtype=np.uint64)
+        lasts = _first_seen(chosen, picked, len(picked), backwards=True)
+        for value, first in firsts.items():
+            last = lasts[value]
+            pairs.append((first, last) if rows is None else (int(rows[first]), int(rows[last])))
+    pairs.sort()
+    tally.duplicate_of = [first for first, _ in pairs[:samples]]
+    tally.rows = [last for _, last in pairs[:samples]]
+    return tally
+
+
+@dataclass
+class _Part:
+    """What one row group gave: identifier tallies, and each key column's packing."""
+
+    tallies: dict[int, IdentifierTally]
+    keys: dict[str, tuple[np.ndarray, np.ndarray] | None]
+
+
+def _row_group(
+    parquet: pq.ParquetFile,
+    group: int,
+    first_row: int,
+    checks: Sequence[IdentifierCheck],
+    keys: Sequence[str],
+    samples: int,
+    unpacked: set[str],
+) -> _Part:
+    """The tallies and key packings of one row group (``unpacked``: key columns that did not
+    pack in another row group, skipped here; one that does not pack here is added)."""
+    columns = list(dict.fromkeys([check.column for check in checks] + list(keys)))
+    table = parquet.read_row_group(group, columns=columns)
+    out: dict[int, IdentifierTally] = {}
+    for check in checks:
+        tally = out[check.key] = IdentifierTally()
+        position = first_row
+        for chunk in table.column(check.column).chunks:
+            array = chunk if chunk.type == pa.string() else chunk.cast(pa.string())
+            failed = _verdicts(array, IDENTIFIER_KINDS[check.kind])
+            tally.checked += len(array) - array.null_count
+            tally.failed += int(failed.sum())
+            if samples and len(tally.rows) < samples:
+                found = np.flatnonzero(failed)[: samples - len(tally.rows)]
+                tally.rows.extend(int(row) + position for row in found)
+            position += len(array)
+    packed: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    for column in keys:
+        if column in unpacked:
+            packed[column] = None
+            continue
+        array = table.column(column).combine_chunks()
+        if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
+            array = array.cast(pa.string())
+        packed[column] = pack_keys(array)
+        if packed[column] is None:
+            unpacked.add(column)
+    return _Part(out, packed)
+
+
+def scan(
+    path: str,
+    checks: Sequence[IdentifierCheck],
+    *,
+    keys: Sequence[str] = (),
+    samples: int = 20,
+    threads: int | None = None,
+) -> tuple[dict[int, IdentifierTally], dict[str, KeyTally | None]]:
+    """Run the identifier checks and count the repeats of the single-column ``keys`` over a
+    Parquet file: a tally per check key, and per key column a tally or None (did not pack).
+
+    Row groups are read and checked in ``threads`` threads (pyarrow and numpy release the GIL
+    for the work that matters); the first ``samples`` failing rows are the file's first.
+    """
+    for check in checks:
+        if check.kind not in IDENTIFIER_KINDS:
+            raise ValueError(f"not an identifier check: {check.kind!r}")
+    keys = list(dict.fromkeys(keys))
+    if not checks and not keys:
+        return {}, {}
+    metadata = pq.read_metadata(path)
+    starts, first = [], 0
+    for group in range(metadata.num_row_groups):
+        starts.append(first)
+        first += metadata.row_group(group).num_rows
+    workers = max(1, min(threads or os.cpu_count() or 1, metadata.num_row_groups or 1))
+    local = threading.local()
+    unpacked: set[str] = set()
+
+    def one(group: int) -> _Part:
+        if not hasattr(local, "parquet"):
+            local.parquet = pq.ParquetFile(path, metadata=metadata)
+        return _row_group(local.parquet, group, starts[group], checks, keys, samples, unpacked)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="column-scan") as pool:
+        parts = list(pool.map(one, range(metadata.num_row_groups)))
+    totals: dict[int, IdentifierTally] = {}
+    for check in checks:
+        tally = totals[check.key] = IdentifierTally()
+        for part in parts:
+            tally.checked += part.tallies[check.key].checked
+            tally.failed += part.tallies[check.key].failed
+        rows = (part.tallies[check.key].rows for part in parts)
+        tally.rows = heapq.nsmallest(samples, (row for group in rows for row in group))
+    counted: dict[str, KeyTally | None] = {}
+    for column in keys:
+        packed = [part.keys[column] for part in parts]
+        if any(item is None for item in packed):
+            counted[column] = None
+            continue
+        pieces = [item for item in packed if item is not None]
+        if not pieces:
+            counted[column] = KeyTally()
+            continue
+        classes = np.concatenate([item[0] for item in pieces])
+        values = np.concatenate([item[1] for item in pieces])
+        counted[column] = repeats(classes, values, samples)
+    return totals, counted
