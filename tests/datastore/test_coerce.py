@@ -221,6 +221,9 @@ def test_unknown_field_type_is_refused() -> None:
         ("\ufeff名称", "名称"),  # a BOM left at the start of a cell
         ("名称\t", "名称"),
         ("\x0c名称", "\x0c名称"),  # a form feed is not one of the spaces trimmed
+        ("\x01名称\u3000", "\x01名称"),  # nor another control character
+        ("!名称", "!名称"),
+        ("\u00a0", None),
         ("\u2003名称\u2003", "\u2003名称\u2003"),  # nor an em space
         ("名\u3000称", "名\u3000称"),  # inside a value, spaces stay
         (" \u00a0\ufeff ", None),
