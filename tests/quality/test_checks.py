@@ -176,6 +176,39 @@ def test_the_numpy_column_scan_skips_nulls_and_keeps_the_first_failing_rows(
         column_scan.scan(path, [column_scan.IdentifierCheck(0, "v", "regex")])
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    ["^1[3-9][0-9]{9}$", r"\d{6}", r"[A-Z]{2}\d{4}", r"a\.b_c-d:e/f g", "[a-cX-Z0-2_]{3}", "x{0}a"],
+)
+def test_a_fixed_ascii_pattern_is_a_glob_that_matches_what_re2_matches(
+    con: duckdb.DuckDBPyConnection, pattern: str
+) -> None:
+    from gongshu.quality.checks import glob_of
+
+    assert glob_of(pattern) is not None
+    rng = random.Random(pattern)
+    letters = "0123456789abcXYZAB_-:/. .好\n[]*?"
+    values = ["", "a", "a.b_c-d:e/f g", "axb_c-d:e/f g", "13800000000", "1380000000０", "12345\n"]
+    values += ["".join(rng.choices(letters, k=rng.randrange(0, 14))) for _ in range(3000)]
+    values += ["".join(rng.choices("0123456789", k=rng.randrange(5, 12))) for _ in range(3000)]
+    values += ["1" + "".join(rng.choices("0123456789", k=10)) for _ in range(1000)]
+    values += ["".join(rng.choices("ABXZ", k=2)) + str(rng.randrange(10**4)) for _ in range(500)]
+    found = con.execute(
+        f"SELECT {regex_valid_sql('v', pattern)}, regexp_full_match(v, {quote_literal(pattern)}) "
+        "FROM unnest(?) AS t(v)",
+        [values],
+    ).fetchall()
+    assert all(glob is re2 for glob, re2 in found)
+    assert any(glob for glob, _ in found)
+
+
+def test_other_patterns_stay_with_re2() -> None:
+    from gongshu.quality.checks import glob_of
+
+    for pattern in ["a.b", "[^0-9]", "ab+", r"\d{1,3}", "(?i)abc", "", "^$", "[0-9", "a|b"]:
+        assert glob_of(pattern) is None, pattern
+
+
 def _keys_file(tmp_path: Path, sql_type: str, values: Sequence[Any]) -> str:
     """A one-column Parquet file ``v`` of the values in order, in row groups of 1,000."""
     path = tmp_path / "keys.parquet"

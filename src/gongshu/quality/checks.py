@@ -17,6 +17,7 @@ alphabet values eight bytes at a time (SWAR: per-byte comparisons with one add a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ __all__ = [
     "compare_sql",
     "date_range_valid_sql",
     "filled_sql",
+    "glob_of",
     "quote_ident",
     "quote_literal",
     "range_valid_sql",
@@ -115,8 +117,48 @@ def filled_sql(expr: str, field_type: str) -> str:
 
 
 def regex_valid_sql(expr: str, pattern: str) -> str:
-    """True when the whole value (as text) matches the RE2 ``pattern``."""
+    """True when the whole value (as text) matches the RE2 ``pattern``.
+
+    A pattern of fixed length over ASCII (``^1[3-9][0-9]{9}$``, ``\\d{6}``) is a GLOB, which
+    DuckDB matches in half the regex's time; every other pattern goes to RE2.
+    """
+    glob = glob_of(pattern)
+    if glob is not None:
+        return f"(CAST({expr} AS VARCHAR) GLOB {quote_literal(glob)})"
     return f"regexp_full_match(CAST({expr} AS VARCHAR), {quote_literal(pattern)})"
+
+
+_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-:/ ")
+_CLASS = re.compile(r"\[((?:[A-Za-z0-9]-[A-Za-z0-9]|[A-Za-z0-9_])+)\]")
+_ESCAPES = {r"\d": "[0-9]", r"\.": ".", r"\-": "-", r"\/": "/", r"\_": "_", r"\:": ":"}
+
+
+def glob_of(pattern: str) -> str | None:
+    """The GLOB matching exactly the texts the RE2 ``pattern`` matches in full, when the pattern
+    is a sequence of ASCII letters, digits and ``_-:/ .``, escapes ``\\d \\.``, and classes
+    of those (no negation), each once or ``{n}`` times, between optional ``^`` and ``$``;
+    otherwise None. Every part matches one ASCII character, so both match the same texts."""
+    body = pattern.removeprefix("^")
+    if body.endswith("$") and not body.endswith("\\$"):
+        body = body[:-1]
+    parts: list[str] = []
+    position = 0
+    while position < len(body):
+        char = body[position]
+        found = _CLASS.match(body, position)
+        if found:
+            atom, position = found.group(0), found.end()
+        elif body[position : position + 2] in _ESCAPES:
+            atom, position = _ESCAPES[body[position : position + 2]], position + 2
+        elif char in _LITERAL:
+            atom, position = char, position + 1
+        else:
+            return None
+        times = re.match(r"\{(\d{1,2})\}", body[position:])
+        if times:
+            position += times.end()
+        parts.append(atom * (int(times.group(1)) if times else 1))
+    return "".join(parts) if parts else None
 
 
 def range_valid_sql(expr: str, minimum: object = None, maximum: object = None) -> str:
