@@ -58,7 +58,7 @@ def detect_encoding(path: Path, size: int, *, filename: str) -> tuple[str, str, 
     for offset, data in windows:
         decoded = _utf8_window(data, at_end=offset + len(data) >= size)
         wrong = decoded.count("\ufffd")
-        good += sum(1 for char in decoded if char > "\x7f") - wrong
+        good += len(decoded) - len(decoded.encode("ascii", "ignore")) - wrong  # non-ASCII
         bad += wrong
     if bad == 0 or good >= 20 * bad:
         return "utf-8", "utf-8", 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -328,35 +330,44 @@ def _sample(source: Path, *, filename: str) -> tuple[str, bool]:
 def _check_lines(source: Path, *, filename: str) -> None:
     """Refuse a line longer than MAX_LINE: DuckDB drops one longer than its buffer unlogged.
 
-    Only the first and last line break of each chunk are looked for, so the pass costs little
-    more than reading the file: a chunk is no longer than a line may be, so only a run of
-    chunks without a line break can hold a long line.
+    The file is mapped, not read: only the first and last line break of each window of
+    MAX_LINE bytes are looked for, which touches a page or two at each end of it, so a file of
+    well-formed lines costs next to nothing. Only a run of windows without a line break can
+    hold a long line.
     """
     size = min(CHUNK, MAX_LINE)
-    last = -1  # offset of the last line break so far
-    offset = 0
-    start: int | None = None  # where a long line starts
     with source.open("rb") as file:
-        while start is None and (chunk := file.read(size)):
-            first = chunk.find(b"\n")
-            if first < 0:
-                first = chunk.find(b"\r")  # old Mac line ends
-            if offset + (first if first >= 0 else len(chunk)) - last - 1 > MAX_LINE:
-                start = last + 1
-            elif first >= 0:
-                last = offset + max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
-            offset += len(chunk)
-        if start is None:
+        length = os.fstat(file.fileno()).st_size
+        if not length:
             return
-        file.seek(0)
-        line = 1
-        for at in range(0, start, size):
-            line += file.read(min(size, start - at)).count(b"\n")
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            start = _long_line(view, length, size)
+            if start is None:
+                return
+            line = 1
+            for at in range(0, start, size):
+                line += view[at : min(at + size, start)].count(b"\n")
     message = (
         f"第 {line} 行超过 {MAX_LINE >> 20} MiB "
         f"(line {line} is longer than {MAX_LINE >> 20} MiB, from byte offset {start})"
     )
     raise file_error(filename, message, row=line)
+
+
+def _long_line(view: mmap.mmap, length: int, size: int) -> int | None:
+    """The offset where a line longer than MAX_LINE starts, if any (windows of ``size``)."""
+    last = -1  # offset of the last line break so far
+    for offset in range(0, length, size):
+        end = min(offset + size, length)
+        first = view.find(b"\n", offset, end)
+        if first < 0:
+            first = view.find(b"\r", offset, end)  # old Mac line ends
+        if (first if first >= 0 else end) - last - 1 > MAX_LINE:
+            return last + 1
+        if first >= 0:
+            newline = view.rfind(b"\n", offset, end)
+            last = max(newline, view.rfind(b"\r", max(newline, offset), end))
+    return None
 
 
 def _records(text: str, delimiter: str, complete: bool) -> list[list[str]]:
