@@ -66,8 +66,26 @@ def _table(alphabet: str, *, fold_case: bool) -> np.ndarray:
     return table
 
 
-_USCC_VALUES = _table(USCC_ALPHABET, fold_case=True)
-_ALPHANUMERIC = _table("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", fold_case=True)
+def _pairs(table: np.ndarray) -> np.ndarray:
+    """The table applied to both bytes of every little-endian 16-bit pair of bytes."""
+    codes = np.arange(1 << 16)
+    low, high = table[codes & 0xFF].astype("<u2"), table[codes >> 8].astype("<u2")
+    return np.asarray(low | (high << 8), dtype="<u2")
+
+
+def _lookup(pairs: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """``table[chars]`` for a byte matrix, through the table of pairs: numpy looks up half as
+    many items, and ``take`` on 16-bit indices is four times faster than indexing by bytes."""
+    width = chars.shape[-1]
+    if width % 2:
+        chars = np.concatenate([chars, np.zeros((*chars.shape[:-1], 1), np.uint8)], axis=-1)
+    chars = np.ascontiguousarray(chars)
+    looked = np.take(pairs, chars.view("<u2")).view(np.uint8)
+    return looked[..., :width]
+
+
+_USCC_VALUES = _pairs(_table(USCC_ALPHABET, fold_case=True))
+_ALPHANUMERIC = _pairs(_table("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", fold_case=True))
 _ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _UPPER = np.arange(256, dtype=np.uint8)
 _UPPER[ord("a") : ord("z") + 1] -= 32
@@ -117,10 +135,10 @@ def uscc_valid(chars: np.ndarray) -> np.ndarray:
     case), the organisation code's check character (GB 11714, characters 9-17) and the
     MOD 31 check character.
     """
-    values = _USCC_VALUES[chars]
+    values = _lookup(_USCC_VALUES, chars)
     ok = (values.max(axis=0) <= 30) & (values[2:8].max(axis=0) <= 9)
     ok &= (_weighted(values, _USCC_WEIGHTS) + values[17]) % 31 == 0
-    organisation = _weighted(_ALPHANUMERIC[chars[8:16]], _ORG_WEIGHTS)
+    organisation = _weighted(_lookup(_ALPHANUMERIC, chars[8:16]), _ORG_WEIGHTS)
     org_check = 11 - organisation % 11  # 1..11: '1'..'9', 10 'X', 11 '0'
     ok &= values[16] == org_check % 11 + 19 * (org_check == 10)
     return np.asarray(ok, dtype=bool)
