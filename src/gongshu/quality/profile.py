@@ -255,16 +255,22 @@ def _frequency_queries(index: int, field: FieldSpec, top: int, every: int) -> li
         return []
     col = quote_ident(field.name)
     text = f"CAST({col} AS VARCHAR)"
-    subsample = f"(SELECT {col} FROM s WHERE __row % {every} = 0)"
-    shapes = {"p": (_pattern_sql(text), subsample)}
-    if withheld_reason(field) is None:
-        shapes["v"] = (text, "s")
+    # Values are grouped as they are and only the top ones turned into text: a DECIMAL(38,6)
+    # as text costs a microsecond a value.
+    subsample = f"(SELECT {text} AS {col} FROM s WHERE __row % {every} = 0 AND {col} IS NOT NULL)"
     queries = [
-        f"(SELECT {index} AS field, '{kind}' AS kind, {expr} AS value, count(*) AS n "
-        f"FROM {source} WHERE {text} IS NOT NULL GROUP BY value ORDER BY n DESC, value "
-        f"LIMIT {top})"
-        for kind, (expr, source) in shapes.items()
+        f"(SELECT {index} AS field, 'p' AS kind, {_pattern_sql(col)} AS value, count(*) AS n "
+        f"FROM {subsample} GROUP BY value ORDER BY n DESC, value LIMIT {top})"
     ]
+    if withheld_reason(field) is None:
+        ranked = (
+            f"SELECT {col} AS v, count(*) AS n FROM s WHERE {col} IS NOT NULL "
+            f"GROUP BY v ORDER BY n DESC, v LIMIT {top}"
+        )
+        queries.append(
+            f"(SELECT {index} AS field, 'v' AS kind, CAST(v AS VARCHAR) AS value, n "
+            f"FROM ({ranked}) ORDER BY n DESC, v)"
+        )
     if field.type in NUMERIC_TYPES:
         # Exact quantiles of the sample: a t-digest over ten million values cost 0.6 s.
         points = ", ".join(str(q) for q in QUANTILES)
