@@ -122,6 +122,27 @@ def test_transcoding_is_exact_across_chunk_boundaries(
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
+def test_parts_are_joined_in_the_kernel_and_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transcoder: str
+) -> None:
+    monkeypatch.setattr(encodings, "PARALLEL_TRANSCODE_BYTES", 1 << 10)
+    monkeypatch.setattr(encodings, "_cores", lambda: 3)
+    text = "名称,说明\n" + "".join(f"第{i}号,𠀀中文 {i}\n" for i in range(2000))
+    source, target = tmp_path / "a.csv", tmp_path / "a.utf8.csv"
+    source.write_bytes(text.encode("gb18030"))
+    assert len(encodings._parts(source, 0, source.stat().st_size)) == 3
+    if hasattr(os, "copy_file_range"):  # the joined file must not be opened to append
+        monkeypatch.setattr(encodings.shutil, "copyfileobj", _no_copy_through_python)
+    encodings.transcode(
+        source, target, "gb18030", 0, source.stat().st_size, filename="a.csv", progress=None
+    )
+    assert target.read_text(encoding="utf-8") == text
+
+
+def _no_copy_through_python(*_args: Any) -> None:
+    raise AssertionError("the parts were copied through Python, not by copy_file_range")
+
+
 def test_a_byte_that_does_not_decode_is_named_by_line_and_offset(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,

@@ -114,7 +114,9 @@ def transcode(
                 line, at = error
                 before = sum(_count_lines(path, begin, end) for begin, end in parts[:k])
                 raise _undecodable(filename, codec, before + line, at)
-        with target.open("ab") as joined:
+        # Not opened to append: copy_file_range refuses a file opened with O_APPEND.
+        with target.open("r+b") as joined:
+            joined.seek(0, os.SEEK_END)
             for extra in outputs[1:]:
                 _append(extra, joined)
         if progress is not None:

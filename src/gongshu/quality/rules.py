@@ -4,9 +4,10 @@ A rule checks one or more fields of a stored dataset version. Evaluation reads t
 in one aggregate scan for every row-level rule together (each rule's failures counted with
 ``count(*) FILTER (WHERE …)`` over flags computed once per row, and its first failing rows
 kept with ``min_by(…, row, n)``), then one statement per ``unique`` and per ``reference`` rule.
-The citizen-ID and USCC rules run in numpy instead (:mod:`gongshu.quality.column_scan`),
-and the footer's NULL counts spare the scan what they answer. ``type`` counts come from the
-ingest and ``timeliness`` from the version's metadata.
+The citizen-ID and USCC rules, and the ``unique`` rules over one column whose values pack into
+64-bit integers, run in numpy instead (:mod:`gongshu.quality.column_scan`), one read of each
+column for all of them; the footer's NULL counts spare the scan what they answer. ``type``
+counts come from the ingest and ``timeliness`` from the version's metadata.
 
 Parameters by kind (``Rule.params``, JSON values):
 
@@ -646,7 +647,8 @@ def evaluate(
     sql_rules = [(i, r) for i, r in row_rules if r.kind not in _IDENTIFIER_RULES]
     rows, tallies = _scan(con, path, sql_rules, types, day, samples, blank_is_null=blank_is_null)
     scanned = _column_scan(con, path, rules, types, samples)
-    tallies.update({index: tally for index, tally in scanned.items() if index in dict(row_rules)})
+    row_indices = {index for index, _ in row_rules}
+    tallies.update({index: tally for index, tally in scanned.items() if index in row_indices})
     for index, rule in row_rules:
         tally = tallies.setdefault(index, _Tally(rows, 0))
         if rule.kind == RuleKind.TYPE:
@@ -654,7 +656,8 @@ def evaluate(
     timely: dict[int, RuleResult] = {}
     for index, rule in enumerate(rules):
         if rule.kind == RuleKind.UNIQUE:
-            tallies[index] = scanned.get(index) or _unique(con, path, rule, samples)
+            found = scanned.get(index)
+            tallies[index] = found if found is not None else _unique(con, path, rule, samples)
         elif rule.kind == RuleKind.REFERENCE:
             tallies[index] = _reference(con, path, rule, types, references, samples)
         elif rule.kind == RuleKind.TIMELINESS:
