@@ -656,8 +656,8 @@ def evaluate(
     timely: dict[int, RuleResult] = {}
     for index, rule in enumerate(rules):
         if rule.kind == RuleKind.UNIQUE:
-            found = scanned.get(index)
-            tallies[index] = found if found is not None else _unique(con, path, rule, samples)
+            packed = scanned.get(index)
+            tallies[index] = packed if packed is not None else _unique(con, path, rule, samples)
         elif rule.kind == RuleKind.REFERENCE:
             tallies[index] = _reference(con, path, rule, types, references, samples)
         elif rule.kind == RuleKind.TIMELINESS:
