@@ -168,20 +168,27 @@ class IdentifierTally:
     rows: list[int] = field(default_factory=list)
 
 
+def _text_matrix(array: pa.Array, rows: np.ndarray | None, width: int) -> np.ndarray:
+    """The ``(width, n)`` byte matrix of the values at ``rows`` (None: all), each ``width``
+    bytes long."""
+    chosen = array if rows is None else array.take(pa.array(rows))
+    offsets = np.frombuffer(
+        chosen.buffers()[1], dtype=np.int32, count=len(chosen) + 1, offset=4 * chosen.offset
+    )
+    data = np.frombuffer(
+        chosen.buffers()[2], dtype=np.uint8, count=len(chosen) * width, offset=int(offsets[0])
+    )
+    return np.ascontiguousarray(data.reshape(len(chosen), width).T)
+
+
 def _verdicts(array: pa.Array, check: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """A bool per value of a string array: True when it fails (NULLs never fail)."""
-    lengths = pc.binary_length(array)
-    fits = pc.fill_null(pc.equal(lengths, WIDTH), False)
+    fits = np.asarray(pc.fill_null(pc.equal(pc.binary_length(array), WIDTH), False))
     failed = np.asarray(array.is_valid())  # every present value fails unless it passes below
-    rows = np.flatnonzero(np.asarray(fits))
+    rows = np.flatnonzero(fits)
     if not len(rows):
         return failed
-    # Filtering copies the 18-byte values into one contiguous buffer: an (n, 18) matrix as is.
-    chosen = array.filter(fits)
-    offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32, count=len(chosen) + 1)
-    start = int(offsets[0])
-    data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8, count=len(rows) * WIDTH, offset=start)
-    chars = np.ascontiguousarray(data.reshape(len(rows), WIDTH).T)
+    chars = _text_matrix(array, None if len(rows) == len(array) else rows, WIDTH)
     failed[rows] = ~check(chars)
     return failed
 
@@ -203,19 +210,6 @@ class KeyTally:
 # integers and dates → 128; NULL → 255.
 _RAW_MAX, _DIGITS_MAX, _DIGITS_X_MAX = 8, 19, 18  # 10^19 and 11^18 stay below 2^64
 _NUMBER_CLASS, _NULL_CLASS = 128, 255
-
-
-def _text_matrix(array: pa.Array, rows: np.ndarray | None, width: int) -> np.ndarray:
-    """The ``(width, n)`` byte matrix of the values at ``rows`` (None: all), each ``width``
-    bytes long."""
-    chosen = array if rows is None else array.take(pa.array(rows))
-    offsets = np.frombuffer(
-        chosen.buffers()[1], dtype=np.int32, count=len(chosen) + 1, offset=4 * chosen.offset
-    )
-    data = np.frombuffer(
-        chosen.buffers()[2], dtype=np.uint8, count=len(chosen) * width, offset=int(offsets[0])
-    )
-    return np.ascontiguousarray(data.reshape(len(chosen), width).T)
 
 
 def _horner(matrix: np.ndarray, base: int) -> np.ndarray:
