@@ -266,18 +266,19 @@ def test_ragged_rows_and_bad_quoting_are_structural_rejects(
     assert reasons[2].startswith("引号使用不当")
 
 
-@pytest.mark.parametrize("before", [1, 3000])
+@pytest.mark.parametrize(("before", "end"), [(1, "\n"), (3000, "\n"), (3000, "\r\n"), (3000, "\r")])
 def test_a_line_longer_than_the_limit_is_refused_naming_it(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     before: int,
+    end: str,
 ) -> None:
     # DuckDB would drop such a line without a trace; 40 MiB stands in for 2 GB.
     monkeypatch.setattr(textfiles, "MAX_LINE", 1 << 20)
-    head = "名称,值\n" + "".join(f"甲{i},{i}\n" for i in range(before))
+    head = f"名称,值{end}" + "".join(f"甲{i},{i}{end}" for i in range(before))
     long = "x" * (40 << 20)
-    error = refused(con, tmp_path, "a.csv", f"{head}{long},2\n乙,3\n".encode())
+    error = refused(con, tmp_path, "a.csv", f"{head}{long},2{end}乙,3{end}".encode())
     line = before + 2
     assert (
         f"line {line} is longer than 1 MiB, from byte offset {len(head.encode())}" in error.message
@@ -295,15 +296,18 @@ def test_a_long_last_line_without_a_line_break_is_refused(
     assert "line 3 is longer than 1 MiB" in error.message
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
 def test_lines_up_to_the_limit_are_read(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    end: str,
 ) -> None:
+    # The long line is exactly MAX_LINE bytes without its line break, and crosses windows.
     monkeypatch.setattr(textfiles, "MAX_LINE", 1 << 20)
     monkeypatch.setattr(textfiles, "CHUNK", 1 << 16)
     long = "x" * ((1 << 20) - 2)
-    raw = upload(con, tmp_path, "a.csv", f"名称,值\n甲,1\n{long},2\n乙,3".encode())
+    raw = upload(con, tmp_path, "a.csv", f"名称,值{end}甲,1{end}{long},2{end}乙,3".encode())
     assert [(row, len(name)) for row, name, _ in rows(con, raw)] == [(2, 1), (3, len(long)), (4, 1)]
 
 
