@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +383,51 @@ def test_a_large_file_keeps_its_row_order_in_the_version(tmp_path: Path) -> None
             f"read_parquet('{staged.version_file}', file_row_number = true)"
         ).fetchone()
     assert out_of_order == (0, rows)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, (8 << 20) + 12345])
+@pytest.mark.parametrize("where", ["disk", "shm"])
+def test_a_direct_read_digest_is_the_files_sha256(tmp_path: Path, size: int, where: str) -> None:
+    # Direct reads (the upload hashed beside its ingest) need aligned buffers and offsets, and
+    # the file's tail is shorter than a block; tmpfs may refuse them, then reads go as usual.
+    import hashlib
+
+    from gongshu.datastore.lake import file_digest
+
+    root = Path("/dev/shm") if where == "shm" and Path("/dev/shm").is_dir() else tmp_path
+    path = root / f"digest-{os.getpid()}-{size}.bin"
+    content = random.Random(size).randbytes(size)
+    path.write_bytes(content)
+    try:
+        expected = (hashlib.sha256(content).hexdigest(), size)
+        assert file_digest(path, direct=True) == expected
+        assert file_digest(path) == expected
+    finally:
+        path.unlink()
+
+
+def test_a_direct_read_refused_midway_goes_on_the_usual_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from gongshu.datastore import lake
+
+    content = random.Random(7).randbytes((8 << 20) * 2 + 99)
+    path = tmp_path / "big.bin"
+    path.write_bytes(content)
+    calls = []
+    real = os.preadv
+
+    def refuse_second(fd: int, buffers: Any, offset: int) -> int:
+        calls.append(offset)
+        if len(calls) == 2:
+            raise OSError(22, "Invalid argument")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(lake.os, "preadv", refuse_second)
+    assert lake.file_digest(path, direct=True) == (
+        hashlib.sha256(content).hexdigest(),
+        len(content),
+    )
+    assert calls == [0, 8 << 20]

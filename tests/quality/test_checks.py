@@ -280,6 +280,28 @@ def test_packed_keys_are_equal_exactly_when_the_values_are() -> None:
     assert column_scan.pack_keys(pa.array(["1" * 18 + "X"])) is None
 
 
+def test_digits_and_x_pack_two_characters_at_a_time_into_their_base_11_number() -> None:
+    import pyarrow as pa
+
+    rng = random.Random("digits-x")
+    values = ["".join(rng.choices("0123456789X", k=rng.randrange(9, 19))) for _ in range(5000)] + [
+        None,
+        "X" * 18,
+        "0" * 9,
+    ]
+    classes, keys = column_scan.pack_keys(pa.array(values))
+    for value, kind, key in zip(values, classes.tolist(), keys.tolist(), strict=True):
+        if value is None:
+            continue
+        number = sum(
+            (10 if char == "X" else int(char)) * 11 ** (len(value) - 1 - i)
+            for i, char in enumerate(value)
+        )
+        assert (kind, key) == (64 + len(value), number), value
+    for other in ("1" * 16 + "x1", "1" * 9 + " ", "１" + "1" * 8):  # lower case, space, wide
+        assert column_scan.pack_keys(pa.array(["1" * 18, other])) is None, other
+
+
 def test_quote_ident_doubles_double_quotes_and_keeps_chinese(tmp_path: Path) -> None:
     quoted, chinese = quote_ident('a"b'), quote_ident("统一社会信用代码")
     assert (quoted, chinese) == ('"a""b"', '"统一社会信用代码"')

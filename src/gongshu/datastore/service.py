@@ -276,7 +276,7 @@ def ingest_file(
         else:
             # No stored version came from a file of this size, so this one repeats none: it is
             # hashed (for the record) on another core while it is read.
-            hashing = hasher.submit(file_digest, path)
+            hashing = hasher.submit(file_digest, path, direct=True)
         with store.lake.scratch() as work, store.connect() as con:
             tell("reading", None)
             staged = ingest.read_file(
