@@ -260,3 +260,34 @@ def test_the_usual_date_form_takes_the_glob_and_types_like_the_other_forms(
     ).fetchall()
     assert found[0] == found[1] and found[0][0] is not None
     assert found[2:] == [(None,), (None,)]
+
+
+def test_amounts_take_the_cast_without_a_regex_and_type_as_the_regex_path_would(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The cheap path for amounts is DuckDB's DECIMAL cast behind a first-character gate; every
+    # text must come out as it does behind the plain-shape regex, the other forms after it.
+    import random
+
+    from gongshu.datastore import coerce
+
+    money = coerce._TYPES[FieldType.MONEY]
+    slow = coerce._let(coerce._normal("(v)"), "n", coerce._number("n", money))
+    reference = f"coalesce({coerce._plain('(v)', coerce._PLAIN_NUMBER, money)}, {slow})"
+    typed, _bad = coerce_sql("v", "money")
+    rng = random.Random("amounts")
+    letters = "0123456789+-.,eE_ \t\v\f\r\nabdfinxX元万￥$\u3000"
+    texts = ["".join(rng.choices(letters, k=rng.randrange(0, 9))) for _ in range(20000)]
+    for _ in range(5000):
+        number = rng.choice(["12", "-3.5", "+.5", "1,234", "7e3", "1e-7", "9" * 13, "0.0000005"])
+        texts.append(
+            "".join(rng.choices(" \t\v\f\u3000", k=rng.randrange(3)))
+            + number
+            + "".join(rng.choices(" \t\v\f\r元万_", k=rng.randrange(3)))
+        )
+    found = con.execute(
+        f"SELECT v, {typed}, CAST({reference} AS {money}) FROM unnest(?) AS t(v)", [texts]
+    ).fetchall()
+    differ = [(text, new, old) for text, new, old in found if new != old]
+    assert not differ, differ[:10]
+    assert sum(new is not None for _, new, _ in found) > 5000

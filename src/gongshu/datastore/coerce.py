@@ -83,9 +83,9 @@ _BASE64 = "([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 
 # The other forms, matched after normalising.
 _GROUPED_INTEGER = r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.0*)?"
-_NUMBER = (
-    r"^([+-]?)\s*(?:[￥¥$]|RMB|CNY)?\s*([+-]?)"
-    r"(\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*(万|亿)?\s*元?$"
+_NUMBER = (  # [\s\v]: RE2's \s leaves out the vertical tab, which DuckDB's casts skip
+    r"^([+-]?)[\s\v]*(?:[￥¥$]|RMB|CNY)?[\s\v]*([+-]?)"
+    r"(\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?[\s\v]*(万|亿)?[\s\v]*元?$"
 )
 _NUMBER_GROUPS = "['s1', 's2', 'num', 'exp', 'unit']"
 # y-m-d with -, /, . or 年月日, then an optional time (: or 时/点 分 秒) and UTC offset.
@@ -138,6 +138,22 @@ def _plain(e: str, shape: str, sql_type: str) -> str:
     usual = _USUAL.get(sql_type)
     first = f"WHEN {e} GLOB {_lit(usual)} THEN {cast} " if usual else ""
     return f"CASE {first}WHEN regexp_full_match({e}, {_lit(shape)}) THEN {cast} END"
+
+
+def _plain_money(e: str) -> str:
+    """The cheap path for amounts: text that starts with a digit and has no underscore and no
+    exponent goes straight to the DECIMAL cast, the rest of the plain shape behind its regex.
+
+    No regex for most amounts: it cost twice the gate. What the cast takes beyond the plain
+    shape among such text (spaces and the vertical tab at the end) the other forms take too,
+    as the same number; but it reads "1_000" as 1000, "3E " as 3 and a sign followed by
+    spaces as 0, which the gate keeps from it. A test holds both paths to the same values.
+    """
+    absent = " AND ".join(f"NOT contains({e}, '{char}')" for char in "_eE")
+    gate = f"{e} >= '0' AND {e} < ':' AND {absent}"
+    cast = _cast(e, _TYPES[FieldType.MONEY])
+    shaped = f"regexp_full_match({e}, {_lit(_PLAIN_NUMBER)})"
+    return f"CASE WHEN {gate} THEN {cast} WHEN {shaped} THEN {cast} END"
 
 
 def _number(n: str, sql_type: str) -> str:
@@ -222,7 +238,8 @@ def _typed(e: str, kind: FieldType) -> str:
         slow = _number("n", sql_type)
         if kind is FieldType.DECIMAL:  # "1e400" is a DOUBLE infinity
             slow = _let(slow, "v", "CASE WHEN isfinite(v) THEN v END")
-        return f"coalesce({_plain(e, _PLAIN_NUMBER, sql_type)}, {_let(n, 'n', slow)})"
+        plain = _plain_money(e) if kind is FieldType.MONEY else _plain(e, _PLAIN_NUMBER, sql_type)
+        return f"coalesce({plain}, {_let(n, 'n', slow)})"
     if kind is FieldType.DATE:
         slow = f"CAST({_moment('n', with_time=False)} AS DATE)"
         return f"coalesce({_plain(e, _PLAIN_DATE, sql_type)}, {_let(n, 'n', slow)})"
