@@ -6,13 +6,14 @@ ten million strings builds a hash table as large as the column. Here each column
 from the Parquet file with pyarrow, row group by row group on every core, and serves every rule
 on it.
 
-Identifiers: the values of the right byte length are laid side by side as an ``(18, n)`` byte
-matrix (no copy per value), and each check is a few dozen whole-array operations on it: a byte →
-value lookup table, weighted sums by position, one comparison with the check character. The
-verdicts are those of ``gongshu.quality.checks.citizen_id_valid_sql`` and ``uscc_valid_sql``
-(tests hold the three to the kernel's scalar checks): NULLs are not checked, anything not exactly
-18 ASCII characters of the right shape is invalid, letters may be lower case, whitespace and
-full-width characters are not folded.
+Identifiers: the values of the right byte length are read in place as an ``(n, 18)`` byte
+array, taken two bytes at a time: one lookup per byte pair and position in a table of the
+65,536 pairs gives that pair's share of the weighted sum (or marks a byte the position refuses),
+so a check is nine lookups and a few whole-array operations. The verdicts are those of
+``gongshu.quality.checks.citizen_id_valid_sql`` and ``uscc_valid_sql`` (tests hold the three to
+the kernel's scalar checks): NULLs are not checked, anything not exactly 18 ASCII characters of
+the right shape is invalid, letters may be lower case, whitespace and full-width characters are
+not folded.
 
 Keys: each value is packed into one 64-bit integer without loss — integers and dates as they
 are, text of up to 8 bytes byte by byte, longer text of digits (up to 19) or of digits and ``X``
@@ -53,103 +54,108 @@ WIDTH = 18
 _ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 …
 _USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_BAD = 99  # the value of a byte outside an alphabet (the shape checks refuse it)
+_INVALID = 1 << 15  # a character's value where the position refuses it; sums stay below
 
 
-def _table(alphabet: str, *, fold_case: bool) -> np.ndarray:
-    """A 256-entry byte → value table: a character's position in ``alphabet``, else _BAD."""
-    table = np.full(256, _BAD, dtype=np.uint8)
+def _chars(alphabet: str, weight: int = 1) -> np.ndarray:
+    """A 256-entry byte → value table: ``weight`` times the character's position in
+    ``alphabet`` (letters in either case), else _INVALID."""
+    table = np.full(256, _INVALID, dtype=np.int64)
     for value, char in enumerate(alphabet):
-        table[ord(char)] = value
-        if fold_case:
-            table[ord(char.lower())] = value
+        table[ord(char)] = table[ord(char.lower())] = value * weight
     return table
 
 
-def _pairs(table: np.ndarray) -> np.ndarray:
-    """The table applied to both bytes of every little-endian 16-bit pair of bytes."""
-    codes = np.arange(1 << 16)
-    low, high = table[codes & 0xFF].astype("<u2"), table[codes >> 8].astype("<u2")
-    return np.asarray(low | (high << 8), dtype="<u2")
+_PAIR_CODES = np.arange(1 << 16)
 
 
-def _lookup(pairs: np.ndarray, chars: np.ndarray) -> np.ndarray:
-    """``table[chars]`` for a byte matrix, through the table of pairs: numpy looks up half as
-    many items, and ``take`` on 16-bit indices is four times faster than indexing by bytes."""
-    width = chars.shape[-1]
-    if width % 2:
-        chars = np.concatenate([chars, np.zeros((*chars.shape[:-1], 1), np.uint8)], axis=-1)
-    chars = np.ascontiguousarray(chars)
-    looked = np.take(pairs, chars.view("<u2")).view(np.uint8)
-    return looked[..., :width]
+def _pair_table(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """A table over the 65,536 little-endian byte pairs: first[low byte] + second[high byte],
+    _INVALID where either refuses its byte."""
+    summed = first[_PAIR_CODES & 0xFF] + second[_PAIR_CODES >> 8]
+    return np.asarray(np.minimum(summed, _INVALID), dtype=np.uint16)
 
 
-_USCC_VALUES = _pairs(_table(USCC_ALPHABET, fold_case=True))
-_ALPHANUMERIC = _pairs(_table("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", fold_case=True))
-_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
-_DIGIT_X = np.full(256, 255, dtype=np.uint8)  # digits → 0…9, X → 10 (keys: upper case only)
+def _pair_columns(text: np.ndarray) -> np.ndarray:
+    """The ``(width / 2, n)`` 16-bit byte pairs of an ``(n, width)`` byte array, each position's
+    pairs side by side (``take`` over them is twice as fast as over strided ones)."""
+    return np.ascontiguousarray(text.view("<u2").T)
+
+
+def _summed(tables: Sequence[np.ndarray], pairs: np.ndarray) -> np.ndarray:
+    """Σ tables[p][pairs[p]] in 32 bits: ≥ _INVALID when a character is refused."""
+    total = np.zeros(pairs.shape[1], dtype=np.uint32)
+    for table, column in zip(tables, pairs, strict=False):
+        total += np.take(table, column)
+    return total
+
+
+_DIGITS = "0123456789"
+_ALPHANUMERIC = _DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Citizen IDs: pair p weighs characters 2p and 2p+1; the last pair adds the check character as
+# the amount that makes a right sum a multiple of 11. Dates read two digits at a time.
+_ID_CHECK = np.full(256, _INVALID, dtype=np.int64)
+for _position, _char in enumerate("10X98765432"):
+    _ID_CHECK[ord(_char)] = _ID_CHECK[ord(_char.lower())] = (11 - _position) % 11
+_ID_CHARS = [_chars(_DIGITS, weight) for weight in _ID_WEIGHTS] + [_ID_CHECK]
+_ID_PAIRS = [_pair_table(_ID_CHARS[2 * p], _ID_CHARS[2 * p + 1]) for p in range(WIDTH // 2)]
+_TWO_DIGITS = _pair_table(_chars(_DIGITS, 10), _chars(_DIGITS))
+_MONTH_DAYS = np.zeros(1 << 16, dtype=np.uint16)
+_MONTH_DAYS[1:13] = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# USCCs: the MOD 31 sum with the shape in it (characters 3-8 digits), and the organisation
+# code's sum (characters 9-16, pairs 4-7); the 17th character's value is looked up alone.
+_USCC_CHARS = [
+    _chars(_DIGITS if 2 <= i <= 7 else USCC_ALPHABET, _USCC_WEIGHTS[i] if i < 17 else 1)
+    for i in range(WIDTH)
+]
+_USCC_PAIRS = [_pair_table(_USCC_CHARS[2 * p], _USCC_CHARS[2 * p + 1]) for p in range(WIDTH // 2)]
+_ORG_CHARS = [np.minimum(_chars(_ALPHANUMERIC, weight), 0xFFF) for weight in _ORG_WEIGHTS]
+_ORG_PAIRS = [_pair_table(_ORG_CHARS[2 * k], _ORG_CHARS[2 * k + 1]) for k in range(4)]
+_ORG_CHECK_VALUE = _pair_table(_chars(USCC_ALPHABET), np.zeros(256, dtype=np.int64))
+
+# Keys: digits and upper-case X (base 11), two characters at a time (base 121), 255 refused.
+_DIGIT_X = np.full(256, 255, dtype=np.uint8)
 _DIGIT_X[ord("0") : ord("9") + 1] = np.arange(10)
 _DIGIT_X[ord("X")] = 10
-_PAIR_CODES = np.arange(1 << 16)
-_DIGIT_X_PAIRS = np.where(  # a little-endian byte pair → 11 · first + second, else 255
+_DIGIT_X_PAIRS = np.where(
     (_DIGIT_X[_PAIR_CODES & 0xFF] < 11) & (_DIGIT_X[_PAIR_CODES >> 8] < 11),
     _DIGIT_X[_PAIR_CODES & 0xFF].astype(np.uint16) * 11 + _DIGIT_X[_PAIR_CODES >> 8],
     255,
 ).astype(np.uint8)
-_UPPER = np.arange(256, dtype=np.uint8)
-_UPPER[ord("a") : ord("z") + 1] -= 32
-_MONTH_DAYS = np.zeros(256, dtype=np.uint16)
-_MONTH_DAYS[1:13] = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _weighted(values: np.ndarray, weights: Sequence[int]) -> np.ndarray:
-    """Σ values[i] · weights[i] over the first len(weights) rows of a (positions, n) byte matrix.
-
-    In 16 bits: 17 bytes of at most 255 times a weight of at most 10 (citizen IDs), or of at most
-    _BAD (99) times at most 30 (USCCs), stay below 2^16.
-    """
-    total = np.zeros(values.shape[1], dtype=np.uint16)
-    term = np.empty_like(total)
-    for row, weight in zip(values, weights, strict=False):
-        np.multiply(row, np.uint16(weight), out=term)
-        total += term
-    return total
-
-
-def citizen_id_valid(chars: np.ndarray) -> np.ndarray:
-    """For an ``(18, n)`` byte matrix of citizen IDs: a bool per ID (GB 11643).
+def citizen_id_valid(text: np.ndarray) -> np.ndarray:
+    """For an ``(n, 18)`` byte array of citizen IDs: a bool per ID (GB 11643).
 
     17 digits and a check character (X in either case), a real birth date (characters 7-14),
-    and the check character the weighted digit sum calls for.
+    and the check character the weighted digit sum calls for. Two characters at a time: one
+    table lookup per byte pair and position (``_ID_PAIRS``).
     """
-    digits = chars[:17] - np.uint8(ord("0"))  # bytes below "0" wrap round to 208 and more
-    ok = digits.max(axis=0) < 10
-    expected = _ID_CHECK[_weighted(digits, _ID_WEIGHTS) % 11]
-    ok &= expected == _UPPER[chars[17]]
-    # Sums in 16 bits: where a byte is no digit they are nonsense, but ``ok`` is false there.
-    wide = digits[6:14].astype(np.uint16)
-    year = wide[0] * 1000 + wide[1] * 100 + wide[2] * 10 + wide[3]
-    month = wide[4] * 10 + wide[5]
-    day = wide[6] * 10 + wide[7]
+    pairs = _pair_columns(text)
+    total = _summed(_ID_PAIRS, pairs)
+    ok = (total < _INVALID) & (total % 11 == 0)
+    # Where a byte is no digit these are nonsense, but ``ok`` is false there.
+    high, low, month, day = (np.take(_TWO_DIGITS, pairs[p]) for p in (3, 4, 5, 6))
+    year = high.astype(np.uint32) * 100 + low
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.minimum(month, 255)] + ((month == 2) & leap)
+    month_days = _MONTH_DAYS[month] + ((month == 2) & leap)
     ok &= (year >= 1) & (day >= 1) & (day <= month_days)
     return np.asarray(ok, dtype=bool)
 
 
-def uscc_valid(chars: np.ndarray) -> np.ndarray:
-    """For an ``(18, n)`` byte matrix of USCCs: a bool per code (GB 32100).
+def uscc_valid(text: np.ndarray) -> np.ndarray:
+    """For an ``(n, 18)`` byte array of USCCs: a bool per code (GB 32100).
 
     The shape (2 alphabet characters, 6 digits, 10 alphabet characters; letters in either
     case), the organisation code's check character (GB 11714, characters 9-17) and the
-    MOD 31 check character.
+    MOD 31 check character; one table lookup per byte pair and position.
     """
-    values = _lookup(_USCC_VALUES, chars)
-    ok = (values.max(axis=0) <= 30) & (values[2:8].max(axis=0) <= 9)
-    ok &= (_weighted(values, _USCC_WEIGHTS) + values[17]) % 31 == 0
-    organisation = _weighted(_lookup(_ALPHANUMERIC, chars[8:16]), _ORG_WEIGHTS)
+    pairs = _pair_columns(text)
+    total = _summed(_USCC_PAIRS, pairs)
+    ok = (total < _INVALID) & (total % 31 == 0)
+    organisation = _summed(_ORG_PAIRS, pairs[4:8])
     org_check = 11 - organisation % 11  # 1..11: '1'..'9', 10 'X', 11 '0'
-    ok &= values[16] == org_check % 11 + 19 * (org_check == 10)
+    ok &= np.take(_ORG_CHECK_VALUE, pairs[8]) == org_check % 11 + 19 * (org_check == 10)
     return np.asarray(ok, dtype=bool)
 
 
@@ -206,12 +212,12 @@ def _verdicts(array: pa.Array, check: Callable[[np.ndarray], np.ndarray]) -> np.
     if valid is not None:
         fits &= valid
     if fits.all():  # the usual case: every value checked, none copied
-        return np.asarray(~check(_text_matrix(array, None, WIDTH)), dtype=bool)
+        return np.asarray(~check(_text_rows(array, None, WIDTH)), dtype=bool)
     # Every present value fails unless it has the width and passes.
     failed = np.ones(len(array), dtype=bool) if valid is None else valid
     rows = np.flatnonzero(fits)
     if len(rows):
-        failed[rows] = ~check(_text_matrix(array, rows, WIDTH))
+        failed[rows] = ~check(_text_rows(array, rows, WIDTH))
     return failed
 
 
