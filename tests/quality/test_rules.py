@@ -12,7 +12,7 @@ import pytest
 
 from gongshu.kernel.errors import InvalidInput
 from gongshu.kernel.identifiers import make_citizen_id, make_uscc
-from gongshu.quality.profile import FieldSpec
+from gongshu.quality.profile import FieldSpec, footer_nulls, parquet_columns
 from gongshu.quality.rules import (
     DIMENSION_OF,
     Dimension,
@@ -126,6 +126,50 @@ def test_with_blank_text_stored_as_null_the_footer_counts_what_it_can(
         assert found[2].samples == [{"row": 3, "field": "注册资本", "value": None}]
     plain = _run(registry, *rules)  # without: blank text is missing too
     assert [(r.checked, r.failed) for r in plain][:2] == [(4, 2), (4, 0)]
+
+
+def test_range_and_date_rules_within_the_footers_bounds_need_no_scan(
+    registry: str, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from gongshu.quality.rules import _within_bounds
+
+    bare = tmp_path / "bare.parquet"  # the same rows, no statistics in the footer
+    pq.write_table(pq.read_table(registry), bare, write_statistics=False)
+    rules = [
+        _rule("range", ["从业人数"], min=-10, max=1000),  # every value within
+        _rule("range", ["从业人数"], min=0),  # -5 fails
+        _rule("range", ["注册资本"], min=0, max="99999999"),
+        _rule("range", ["注册资本"], max="1000000.5"),
+        _rule("range", ["成立日期"], min="1990-01-01"),
+        _rule("range", ["成立日期"], min="2020-01-01"),
+        _rule("date", ["成立日期"], max="today"),
+        _rule("date", ["更新时间"], min="2000-01-01", max="2100-01-01"),
+        _rule("date", ["更新时间"]),
+    ]
+    found = _run(registry, *rules)
+    assert [(r.checked, r.failed, r.samples) for r in found] == [
+        (r.checked, r.failed, r.samples) for r in _run(str(bare), *rules)
+    ]
+    assert [r.failed == 0 for r in found] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
+    with duckdb.connect() as con:
+        types = parquet_columns(con, registry, ["从业人数", "注册资本", "成立日期", "更新时间"])
+        nulls = footer_nulls(con, registry)
+        answered = _within_bounds(
+            con, registry, list(enumerate(rules)), types, date(2025, 1, 1), nulls
+        )
+    assert answered == {0, 2, 4, 6, 7}
 
 
 def test_type_counts_the_ingest_errors_and_a_wrong_column_type(registry: str) -> None:

@@ -3,10 +3,10 @@
 The file's footer gives the row count and, where every row group records them, each column's
 NULL count and exact minimum and maximum (a version file's always do: DuckDB writes them). One
 aggregate statement over the file gives the rest for all fields together: distinct counts, the
-counts and ranges the footer lacks, and means. Top values, patterns and quantiles come from a sample (the
-whole file when it is small). Above ``EXACT_DISTINCT_ROWS`` rows, distinct counts are estimated
-by hash sampling unless they are small (see ``DISTINCT_SAMPLE``): DuckDB's HyperLogLog was off
-by up to 18 % on the benchmark's columns, and took longer.
+counts and ranges the footer lacks, and means. Top values, patterns and quantiles come from a
+sample (the whole file when it is small). Above ``EXACT_DISTINCT_ROWS`` rows, distinct counts
+are estimated by hash sampling unless they are small (see ``DISTINCT_SAMPLE``): DuckDB's
+HyperLogLog was off by up to 18 % on the benchmark's columns, and took longer.
 
 The sample of a large file is systematic: every k-th row of ``SAMPLE_GROUPS`` row groups spread
 evenly through the file, about ``SAMPLE_ROWS`` rows in all. Reading whole row groups (not rows

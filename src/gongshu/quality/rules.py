@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -58,7 +58,13 @@ from gongshu.quality.checks import (
     range_valid_sql,
     regex_valid_sql,
 )
-from gongshu.quality.profile import FieldSpec, footer_nulls, parquet_columns, parquet_rows
+from gongshu.quality.profile import (
+    FieldSpec,
+    footer_nulls,
+    footer_ranges,
+    parquet_columns,
+    parquet_rows,
+)
 
 __all__ = [
     "DIMENSION_OF",
@@ -549,8 +555,8 @@ def _bound(value: Any, column_type: str, today: date) -> Any:
         return None
     if value == TODAY:
         return today
-    if column_type == "DATE":
-        return date.fromisoformat(str(value))
+    if column_type == "DATE":  # a date rule over a datetime field has datetime bounds
+        return datetime.fromisoformat(str(value)).date()
     if column_type.startswith("TIMESTAMP"):
         return datetime.fromisoformat(str(value))
     return value if isinstance(value, int) else Decimal(str(value))
@@ -725,12 +731,14 @@ def _scan(
 ) -> tuple[int, dict[int, _Tally]]:
     """The one aggregate scan: row count, and each row-level rule's counts and failing rows.
 
-    The footer's NULL counts answer what they can without it: a completeness rule over a
-    column with no NULLs (and no blank text: not text, or ``blank_is_null``) passes on every
-    row, and a one-field rule checks the column's non-NULL values.
+    The footer answers what it can without it: a completeness rule over a column with no
+    NULLs (and no blank text: not text, or ``blank_is_null``) passes on every row, a one-field
+    rule checks the column's non-NULL values, and a range or date rule whose column's minimum
+    and maximum both pass passes on every value.
     """
     rows = parquet_rows(con, path)
     nulls = footer_nulls(con, path)
+    within = _within_bounds(con, path, row_rules, types, today, nulls)
     flags, outer = [], ["count(*) AS __rows"]
     out: dict[int, _Tally] = {}
     evaluated: list[tuple[int, Rule, bool]] = []
@@ -742,6 +750,9 @@ def _scan(
                 out[index] = _Tally(rows, 0)
                 continue
             failure: str | None = f"({quote_ident(rule.fields[0])} IS NULL)"
+        elif index in within:
+            out[index] = _Tally(rows - nulls[column], 0)
+            continue
         else:
             failure = _failure_sql(rule, types, today)
         if failure is None:
@@ -777,6 +788,43 @@ def _scan(
             position += 1
         out[index] = tally
     return int(row[0]), out
+
+
+def _within_bounds(
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    row_rules: Sequence[tuple[int, Rule]],
+    types: Mapping[str, str],
+    today: date,
+    nulls: Mapping[str, int],
+) -> set[int]:
+    """The range and date rules (one field, NULL count known) that every value passes, by the
+    file's exact minimum and maximum of their column: no scan needed for them."""
+    bounded = {
+        index: rule
+        for index, rule in row_rules
+        if rule.kind in (RuleKind.RANGE, RuleKind.DATE) and rule.fields[0] in nulls
+    }
+    ranges = footer_ranges(con, path, {r.fields[0]: types[r.fields[0]] for r in bounded.values()})
+    checks, order = [], []
+    for index, rule in bounded.items():
+        column = rule.fields[0]
+        if column not in ranges:
+            continue
+        low, high = ranges[column]
+        if low is None or high is None:  # every value NULL: nothing to check
+            order.append(index)
+            checks.append("true")
+            continue
+        failure = _failure_sql(replace(rule, fields=("v",)), {"v": types[column]}, today)
+        ends = f"(VALUES (CAST({quote_literal(low)} AS {types[column]})), "
+        ends += f"(CAST({quote_literal(high)} AS {types[column]}))) AS t(v)"
+        checks.append(f"(SELECT coalesce(bool_and(NOT {failure}), false) FROM {ends})")
+        order.append(index)
+    if not checks:
+        return set()
+    found = con.execute(f"SELECT {', '.join(checks)}").fetchone() or ()
+    return {index for index, passed in zip(order, found, strict=True) if passed}
 
 
 def _column_scan(
