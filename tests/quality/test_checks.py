@@ -103,7 +103,9 @@ def _usccs() -> list[str]:
     return values
 
 
-def _numpy_verdicts(tmp_path: Path, kind: str, values: Sequence[str | None]) -> list[bool | None]:
+def _numpy_verdicts(
+    tmp_path: Path, kind: str, values: Sequence[str | None], pattern: str = ""
+) -> list[bool | None]:
     """The numpy scan's verdict on each value, from a file of many small row groups."""
     path = tmp_path / f"{kind}.parquet"
     with duckdb.connect() as con:
@@ -113,7 +115,7 @@ def _numpy_verdicts(tmp_path: Path, kind: str, values: Sequence[str | None]) -> 
             [list(values), list(values)],
         )
     tallies, _keys = column_scan.scan(
-        str(path), [column_scan.IdentifierCheck(0, "v", kind)], samples=len(values)
+        str(path), [column_scan.TextCheck(0, "v", kind, pattern)], samples=len(values)
     )
     tally = tallies[0]
     assert tally.checked == sum(value is not None for value in values)
@@ -166,22 +168,23 @@ def test_the_numpy_column_scan_skips_nulls_and_keeps_the_first_failing_rows(
     assert got[:5] == [None, False, True, None, False]
     path = str(tmp_path / "citizen_id.parquet")
     checks = [
-        column_scan.IdentifierCheck(1, "v", "citizen_id"),
-        column_scan.IdentifierCheck(2, "v", "uscc"),
+        column_scan.TextCheck(1, "v", "citizen_id"),
+        column_scan.TextCheck(2, "v", "uscc"),
     ]
     tallies, _keys = column_scan.scan(path, checks, samples=3, threads=2)
     assert (tallies[1].checked, tallies[1].failed, tallies[1].rows) == (15000, 10000, [1, 4, 6])
     assert (tallies[2].failed, tallies[2].rows) == (15000, [1, 2, 4])
-    with pytest.raises(ValueError, match="not an identifier check"):
-        column_scan.scan(path, [column_scan.IdentifierCheck(0, "v", "regex")])
+    for kind, pattern in (("regex", ""), ("pattern", "a+"), ("pattern", "[^0-9]")):
+        with pytest.raises(ValueError, match="not a column-scan check"):
+            column_scan.scan(path, [column_scan.TextCheck(0, "v", kind, pattern)])
 
 
 @pytest.mark.parametrize(
     "pattern",
     ["^1[3-9][0-9]{9}$", r"\d{6}", r"[A-Z]{2}\d{4}", r"a\.b_c-d:e/f g", "[a-cX-Z0-2_]{3}", "x{0}a"],
 )
-def test_a_fixed_ascii_pattern_is_a_glob_that_matches_what_re2_matches(
-    con: duckdb.DuckDBPyConnection, pattern: str
+def test_a_fixed_ascii_pattern_is_a_glob_and_a_numpy_check_that_match_what_re2_matches(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, pattern: str
 ) -> None:
     from gongshu.quality.checks import glob_of
 
@@ -200,6 +203,9 @@ def test_a_fixed_ascii_pattern_is_a_glob_that_matches_what_re2_matches(
     ).fetchall()
     assert all(glob is re2 for glob, re2 in found)
     assert any(glob for glob, _ in found)
+    values.append(None)
+    numpy = _numpy_verdicts(tmp_path, "pattern", values, pattern)
+    assert numpy == [re2 for _, re2 in found] + [None]
 
 
 def test_other_patterns_stay_with_re2() -> None:

@@ -30,11 +30,13 @@ __all__ = [
     "DUCKDB_TYPES",
     "NUMERIC_TYPES",
     "TEMPORAL_TYPES",
+    "atom_bytes",
     "citizen_id_valid_sql",
     "code_list_valid_sql",
     "compare_sql",
     "date_range_valid_sql",
     "filled_sql",
+    "fixed_ascii_atoms",
     "glob_of",
     "quote_ident",
     "quote_literal",
@@ -133,15 +135,16 @@ _CLASS = re.compile(r"\[((?:[A-Za-z0-9]-[A-Za-z0-9]|[A-Za-z0-9_])+)\]")
 _ESCAPES = {r"\d": "[0-9]", r"\.": ".", r"\-": "-", r"\/": "/", r"\_": "_", r"\:": ":"}
 
 
-def glob_of(pattern: str) -> str | None:
-    """The GLOB matching exactly the texts the RE2 ``pattern`` matches in full, when the pattern
-    is a sequence of ASCII letters, digits and ``_-:/ .``, escapes ``\\d \\.``, and classes
-    of those (no negation), each once or ``{n}`` times, between optional ``^`` and ``$``;
-    otherwise None. Every part matches one ASCII character, so both match the same texts."""
+def fixed_ascii_atoms(pattern: str) -> list[str] | None:
+    """The RE2 ``pattern`` as one atom per character it matches — an ASCII character or a class
+    ``[…]`` of them — when it is a sequence of ASCII letters, digits and ``_-:/ .``, escapes
+    ``\\d \\.``, and classes of those (no negation), each once or ``{n}`` times, between
+    optional ``^`` and ``$``; otherwise None. Such a pattern matches exactly the texts of as many
+    ASCII characters as it has atoms, each in its atom."""
     body = pattern.removeprefix("^")
     if body.endswith("$") and not body.endswith("\\$"):
         body = body[:-1]
-    parts: list[str] = []
+    atoms: list[str] = []
     position = 0
     while position < len(body):
         char = body[position]
@@ -157,8 +160,26 @@ def glob_of(pattern: str) -> str | None:
         times = re.match(r"\{(\d{1,2})\}", body[position:])
         if times:
             position += times.end()
-        parts.append(atom * (int(times.group(1)) if times else 1))
-    return "".join(parts) if parts else None
+        atoms += [atom] * (int(times.group(1)) if times else 1)
+    return atoms or None
+
+
+def atom_bytes(atom: str) -> frozenset[int]:
+    """The bytes one atom of :func:`fixed_ascii_atoms` matches."""
+    if not atom.startswith("["):
+        return frozenset({ord(atom)})
+    found: set[int] = set()
+    for low, high in re.findall(r"(.)(?:-(.))?", atom[1:-1]):
+        found.update(range(ord(low), ord(high or low) + 1))
+    return frozenset(found)
+
+
+def glob_of(pattern: str) -> str | None:
+    """The GLOB matching exactly the texts the RE2 ``pattern`` matches in full, when the pattern
+    has :func:`fixed_ascii_atoms`; otherwise None. Every atom matches one ASCII character, so
+    both match the same texts."""
+    atoms = fixed_ascii_atoms(pattern)
+    return "".join(atoms) if atoms else None
 
 
 def range_valid_sql(expr: str, minimum: object = None, maximum: object = None) -> str:

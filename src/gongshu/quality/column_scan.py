@@ -24,6 +24,7 @@ A column with a value that does not pack (a USCC, a name) is left to SQL: ``None
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import threading
@@ -37,12 +38,14 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from gongshu.kernel.identifiers import USCC_ALPHABET
+from gongshu.quality.checks import atom_bytes, fixed_ascii_atoms
 
 __all__ = [
     "IDENTIFIER_KINDS",
-    "IdentifierCheck",
-    "IdentifierTally",
+    "PATTERN",
     "KeyTally",
+    "TextCheck",
+    "TextTally",
     "citizen_id_valid",
     "pack_keys",
     "repeats",
@@ -163,19 +166,61 @@ IDENTIFIER_KINDS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "citizen_id": citizen_id_valid,
     "uscc": uscc_valid,
 }
+PATTERN = "pattern"
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern_valid(pattern: str) -> tuple[int, Callable[[np.ndarray], np.ndarray]] | None:
+    """(width, check) for a regex of fixed-width ASCII atoms (``checks.fixed_ascii_atoms``):
+    for an ``(n, width)`` byte array, one lookup per byte pair and position in a table of the
+    pairs both atoms take. None for another regex."""
+    atoms = fixed_ascii_atoms(pattern)
+    if atoms is None:
+        return None
+    tables = []
+    for atom in atoms:
+        table = np.zeros(256, dtype=np.int64)
+        table[sorted(atom_bytes(atom))] = 1
+        tables.append(table)
+    width = len(atoms)
+    even = width - width % 2
+    pairs = [_pair_table(tables[p], tables[p + 1]) == 2 for p in range(0, even, 2)]
+    last = tables[-1].astype(bool)
+
+    def check(text: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(text), dtype=bool)
+        if even:
+            for table, column in zip(pairs, _pair_columns(text[:, :even]), strict=True):
+                ok &= np.take(table, column)
+        if width % 2:
+            ok &= last[text[:, -1]]
+        return ok
+
+    return width, check
 
 
 @dataclass(frozen=True)
-class IdentifierCheck:
-    """One rule to run: a key to report it under, the column, and ``citizen_id`` or ``uscc``."""
+class TextCheck:
+    """One rule to run: a key to report it under, the column, and the kind — ``citizen_id``,
+    ``uscc``, or ``pattern`` with a regex of fixed-width ASCII atoms."""
 
     key: int
     column: str
     kind: str
+    pattern: str = ""
+
+    def checker(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
+        """(the byte width a valid value has, its check over an ``(n, width)`` array)."""
+        if self.kind in IDENTIFIER_KINDS:
+            return WIDTH, IDENTIFIER_KINDS[self.kind]
+        found = _pattern_valid(self.pattern) if self.kind == PATTERN else None
+        if found is None:
+            raise ValueError(f"not a column-scan check: {self.kind!r} {self.pattern!r}")
+        return found
 
 
 @dataclass
-class IdentifierTally:
+class TextTally:
     """Values checked (not NULL), how many failed, and the first failing rows (0-based)."""
 
     checked: int = 0
@@ -202,22 +247,23 @@ def _text_matrix(array: pa.Array, rows: np.ndarray | None, width: int) -> np.nda
     return np.ascontiguousarray(_text_rows(array, rows, width).T)
 
 
-def _verdicts(array: pa.Array, check: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """A bool per value of a string array: True when it fails (NULLs never fail)."""
+def _verdicts(array: pa.Array, width: int, check: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A bool per value of a string array: True when it fails (NULLs never fail; a value not
+    ``width`` bytes long always does)."""
     offsets = np.frombuffer(
         array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=4 * array.offset
     )
-    fits = np.diff(offsets) == WIDTH
+    fits = np.diff(offsets) == width
     valid = np.asarray(array.is_valid()) if array.null_count else None
     if valid is not None:
         fits &= valid
     if fits.all():  # the usual case: every value checked, none copied
-        return np.asarray(~check(_text_rows(array, None, WIDTH)), dtype=bool)
+        return np.asarray(~check(_text_rows(array, None, width)), dtype=bool)
     # Every present value fails unless it has the width and passes.
     failed = np.ones(len(array), dtype=bool) if valid is None else valid
     rows = np.flatnonzero(fits)
     if len(rows):
-        failed[rows] = ~check(_text_rows(array, rows, WIDTH))
+        failed[rows] = ~check(_text_rows(array, rows, width))
     return failed
 
 
@@ -411,7 +457,7 @@ def repeats(classes: np.ndarray, keys: np.ndarray, samples: int) -> KeyTally:
 class _Part:
     """What one row group gave: identifier tallies, and each key column's packing."""
 
-    tallies: dict[int, IdentifierTally]
+    tallies: dict[int, TextTally]
     keys: dict[str, tuple[np.ndarray, np.ndarray] | None]
 
 
@@ -419,7 +465,7 @@ def _row_group(
     parquet: pq.ParquetFile,
     group: int,
     first_row: int,
-    checks: Sequence[IdentifierCheck],
+    checks: Sequence[TextCheck],
     keys: Sequence[str],
     samples: int,
     unpacked: set[str],
@@ -428,13 +474,13 @@ def _row_group(
     pack in another row group, skipped here; one that does not pack here is added)."""
     columns = list(dict.fromkeys([check.column for check in checks] + list(keys)))
     table = parquet.read_row_group(group, columns=columns)
-    out: dict[int, IdentifierTally] = {}
+    out: dict[int, TextTally] = {}
     for check in checks:
-        tally = out[check.key] = IdentifierTally()
+        tally = out[check.key] = TextTally()
         position = first_row
         for chunk in table.column(check.column).chunks:
             array = chunk if chunk.type == pa.string() else chunk.cast(pa.string())
-            failed = _verdicts(array, IDENTIFIER_KINDS[check.kind])
+            failed = _verdicts(array, *check.checker())
             tally.checked += len(array) - array.null_count
             tally.failed += int(failed.sum())
             if samples and len(tally.rows) < samples:
@@ -457,12 +503,12 @@ def _row_group(
 
 def scan(
     path: str,
-    checks: Sequence[IdentifierCheck],
+    checks: Sequence[TextCheck],
     *,
     keys: Sequence[str] = (),
     samples: int = 20,
     threads: int | None = None,
-) -> tuple[dict[int, IdentifierTally], dict[str, KeyTally | None]]:
+) -> tuple[dict[int, TextTally], dict[str, KeyTally | None]]:
     """Run the identifier checks and count the repeats of the single-column ``keys`` over a
     Parquet file: a tally per check key, and per key column a tally or None (did not pack).
 
@@ -470,8 +516,7 @@ def scan(
     for the work that matters); the first ``samples`` failing rows are the file's first.
     """
     for check in checks:
-        if check.kind not in IDENTIFIER_KINDS:
-            raise ValueError(f"not an identifier check: {check.kind!r}")
+        check.checker()  # a ValueError for a check it cannot run
     keys = list(dict.fromkeys(keys))
     if not checks and not keys:
         return {}, {}
@@ -491,9 +536,9 @@ def scan(
 
     with ThreadPoolExecutor(workers, thread_name_prefix="column-scan") as pool:
         parts = list(pool.map(one, range(metadata.num_row_groups)))
-    totals: dict[int, IdentifierTally] = {}
+    totals: dict[int, TextTally] = {}
     for check in checks:
-        tally = totals[check.key] = IdentifierTally()
+        tally = totals[check.key] = TextTally()
         for part in parts:
             tally.checked += part.tallies[check.key].checked
             tally.failed += part.tallies[check.key].failed

@@ -53,6 +53,7 @@ from gongshu.quality.checks import (
     compare_sql,
     date_range_valid_sql,
     filled_sql,
+    fixed_ascii_atoms,
     quote_ident,
     quote_literal,
     range_valid_sql,
@@ -650,10 +651,11 @@ def evaluate(
     needed = list(dict.fromkeys(name for rule in rules for name in rule.fields))
     types = parquet_columns(con, path, needed)
     row_rules = [(i, r) for i, r in enumerate(rules) if r.kind in _ROW_LEVEL]
-    sql_rules = [(i, r) for i, r in row_rules if r.kind not in _IDENTIFIER_RULES]
+    checks = _text_checks(rules, types)
+    sql_rules = [(i, r) for i, r in row_rules if i not in {check.key for check in checks}]
     # The numpy scan first: it ends on one core (the key sort), which the SQL scan after it
     # (and the profile beside it) keeps the other core busy through.
-    scanned = _column_scan(con, path, rules, types, samples)
+    scanned = _column_scan(con, path, rules, checks, types, samples)
     rows, tallies = _scan(con, path, sql_rules, types, day, samples, blank_is_null=blank_is_null)
     row_indices = {index for index, _ in row_rules}
     tallies.update({index: tally for index, tally in scanned.items() if index in row_indices})
@@ -827,20 +829,35 @@ def _within_bounds(
     return {index for index, passed in zip(order, found, strict=True) if passed}
 
 
+def _text_checks(rules: Sequence[Rule], types: Mapping[str, str]) -> list[column_scan.TextCheck]:
+    """The row rules the numpy scan runs: citizen-ID and USCC rules, and regex rules over text
+    of fixed-width ASCII patterns (a phone number's ``^1[3-9][0-9]{9}$``)."""
+    checks = []
+    for index, rule in enumerate(rules):
+        if rule.kind in _IDENTIFIER_RULES:
+            checks.append(column_scan.TextCheck(index, rule.fields[0], str(rule.kind)))
+        elif (
+            rule.kind == RuleKind.REGEX
+            and types.get(rule.fields[0]) == "VARCHAR"
+            and fixed_ascii_atoms(rule.params["pattern"]) is not None
+        ):
+            pattern = str(rule.params["pattern"])
+            checks.append(
+                column_scan.TextCheck(index, rule.fields[0], column_scan.PATTERN, pattern)
+            )
+    return checks
+
+
 def _column_scan(
     con: duckdb.DuckDBPyConnection,
     path: str,
     rules: Sequence[Rule],
+    checks: Sequence[column_scan.TextCheck],
     types: Mapping[str, str],
     samples: int,
 ) -> dict[int, _Tally]:
-    """The citizen-ID and USCC rules, and the unique rules over one column whose values pack
-    into integers, in numpy on DuckDB's threads (each column read once for all of them)."""
-    checks = [
-        column_scan.IdentifierCheck(index, rule.fields[0], str(rule.kind))
-        for index, rule in enumerate(rules)
-        if rule.kind in _IDENTIFIER_RULES
-    ]
+    """The ``checks``, and the unique rules over one column whose values pack into integers,
+    in numpy on DuckDB's threads (each column read once for all of them)."""
     keys = {
         index: rule.fields[0]
         for index, rule in enumerate(rules)
