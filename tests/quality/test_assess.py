@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,55 @@ def test_the_league_ranks_departments_for_the_bureau_only(
         assert table[0].overall > table[1].overall and table[1].worst_entry_id == poor
         with pytest.raises(PermissionDenied):
             league.league(uow, actor=city.officer)
+
+
+def test_the_profile_takes_the_rule_scans_counts_and_never_waits_for_failed_rules(
+    platform: Platform, city: City, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from gongshu.quality import profile
+
+    # Counted approximately from two rows up, and no column has few values: the citizen IDs,
+    # read by the rules in numpy, are counted there for the profile.
+    monkeypatch.setattr(profile, "EXACT_DISTINCT_ROWS", 1)
+    monkeypatch.setattr(profile, "FEW_VALUES", 0)
+    handed: list[dict[str, object]] = []
+    real = service.profile_parquet
+
+    def spying(*args: Any, counts: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            handed.append(dict(counts()))
+            return handed[-1]
+
+        return real(*args, counts=counted, **kwargs)
+
+    monkeypatch.setattr(service, "profile_parquet", spying)
+    entry_id = _entry(platform, city, "officer", "公交卡实名信息")
+    rows = [(IDS[n % 3], "甲", "男", "30") for n in range(6)] + [("", "乙", "女", "1")]
+    version_id = _ingest(platform, city.officer, entry_id, _people(tmp_path / "p.csv", rows))
+    with platform.uow() as uow:
+        report = service.report_for(uow, actor=city.officer, version_id=version_id)
+        assert report is not None
+        column = {c["name"]: c for c in report.profile["columns"]}["公民身份号码"]
+        assert (column["nulls"], column["distinct"], column["distinct_approx"]) == (1, 3, False)
+    assert [sorted(found) for found in handed] == [["公民身份号码"]]
+    assert handed[0]["公民身份号码"].present == 6  # type: ignore[attr-defined]
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the rules broke")
+
+    monkeypatch.setattr(service, "evaluate", broken)
+    outcome: list[BaseException] = []
+
+    def assess() -> None:
+        try:
+            service.assess_version(platform.datastore, version_id=version_id)
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=assess, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the profile waited for counts that never came"
+    assert [str(error) for error in outcome] == ["the rules broke"]

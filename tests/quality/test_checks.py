@@ -114,7 +114,7 @@ def _numpy_verdicts(
             f"ORDER BY i) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)",
             [list(values), list(values)],
         )
-    tallies, _keys = column_scan.scan(
+    tallies, _keys, _counts = column_scan.scan(
         str(path), [column_scan.TextCheck(0, "v", kind, pattern)], samples=len(values)
     )
     tally = tallies[0]
@@ -171,7 +171,7 @@ def test_the_numpy_column_scan_skips_nulls_and_keeps_the_first_failing_rows(
         column_scan.TextCheck(1, "v", "citizen_id"),
         column_scan.TextCheck(2, "v", "uscc"),
     ]
-    tallies, _keys = column_scan.scan(path, checks, samples=3, threads=2)
+    tallies, _keys, _counts = column_scan.scan(path, checks, samples=3, threads=2)
     assert (tallies[1].checked, tallies[1].failed, tallies[1].rows) == (15000, 10000, [1, 4, 6])
     assert (tallies[2].failed, tallies[2].rows) == (15000, [1, 2, 4])
     for kind, pattern in (("regex", ""), ("pattern", "a+"), ("pattern", "[^0-9]")):
@@ -258,7 +258,7 @@ def test_the_numpy_key_count_agrees_with_sql(tmp_path: Path, kind: str, sql_type
 
     values = _key_values(kind, random.Random(f"keys-{kind}"))
     path = _keys_file(tmp_path, sql_type, values)
-    _tallies, counted = column_scan.scan(path, [], keys=["v"], samples=20, threads=2)
+    _tallies, counted, _counts = column_scan.scan(path, [], keys=["v"], samples=20, threads=2)
     tally = counted["v"]
     rule = Rule("r", RuleKind.UNIQUE, ("v",), {})
     with duckdb.connect() as con:

@@ -228,3 +228,50 @@ def test_a_file_without_footer_statistics_gives_the_same_profile(
     for profile in (with_stats, without):
         profile.pop("path")
     assert without == with_stats
+
+
+def test_counts_from_the_rules_numpy_scan_stand_in_for_the_profiles_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large file's text and key columns that the rules read in numpy are not read again: the
+    # scan's values and hash-sampled distinct count take their place, and a column it did not
+    # count is counted here as before.
+    from gongshu.quality import column_scan
+
+    monkeypatch.setattr(profile_module, "EXACT_DISTINCT_ROWS", 1000)
+    monkeypatch.setattr(profile_module, "EXACT_DISTINCT_BELOW", 1000)
+    monkeypatch.setattr(profile_module, "DISTINCT_SAMPLE", 8)
+    monkeypatch.setattr(profile_module, "_HASH_SAMPLE_BELOW", 2**64 // 8)
+    path = tmp_path / "big.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            "COPY (SELECT CASE WHEN range % 10 = 0 THEN NULL ELSE 'V' || (range % 30000) END "
+            "AS t, range % 40000 AS n, DATE '2000-01-01' + CAST(range % 5000 AS INTEGER) AS d "
+            f"FROM range(200000)) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 20000)"
+        )
+        fields = [FieldSpec("t", "string"), FieldSpec("n", "integer"), FieldSpec("d", "date")]
+        own = profile_parquet(con, str(path), fields)
+        found = column_scan.scan(
+            str(path), [], keys=["t", "n", "d"], threads=2, distinct_share=8
+        ).counts
+        assert {name: count.present for name, count in found.items()} == {
+            "t": 180000,
+            "n": 200000,
+            "d": 200000,
+        }
+        exact = {"t": 27000, "n": 40000, "d": 5000}  # t: the multiples of 10 are NULL
+        for name, count in found.items():
+            assert 0.9 < count.sampled * 8 / exact[name] < 1.1, name
+        calls = []
+
+        def counts() -> dict[str, column_scan.ColumnCount]:
+            calls.append(1)
+            return {"t": found["t"]}  # n: counted here after all (d has few values: always)
+
+        shared = profile_parquet(con, str(path), fields, counted={"t", "n", "d"}, counts=counts)
+    assert calls == [1]
+    t = shared.column("t")
+    assert (t.nulls, t.distinct, t.distinct_approx) == (20000, found["t"].sampled * 8, True)
+    assert t.top_values == own.column("t").top_values
+    assert shared.column("n") == own.column("n")
+    assert shared.column("d") == own.column("d")

@@ -28,9 +28,10 @@ import functools
 import heapq
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -43,7 +44,9 @@ from gongshu.quality.checks import atom_bytes, fixed_ascii_atoms
 __all__ = [
     "IDENTIFIER_KINDS",
     "PATTERN",
+    "ColumnCount",
     "KeyTally",
+    "ScanResult",
     "TextCheck",
     "TextTally",
     "citizen_id_valid",
@@ -453,12 +456,85 @@ def repeats(classes: np.ndarray, keys: np.ndarray, samples: int) -> KeyTally:
     return tally
 
 
+@dataclass(frozen=True)
+class ColumnCount:
+    """A column's values (not NULL), and how many distinct values hash into the sampled part of
+    the range (below 2^64 / share): times the share, an unbiased estimate of its distinct
+    values (the profile's hash sampling, over the bytes the scan has read anyway)."""
+
+    present: int
+    sampled: int
+
+
+class ScanResult(NamedTuple):
+    """A tally per check key; per key column a tally or None (did not pack); and the count of
+    every column read, when asked for (columns of other types are left out)."""
+
+    tallies: dict[int, TextTally]
+    keys: dict[str, KeyTally | None]
+    counts: dict[str, ColumnCount]
+
+
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+_STEP = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _finish(hashes: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, in place: every input bit reaches every output bit."""
+    hashes ^= hashes >> np.uint64(30)
+    hashes *= _MIX[0]
+    hashes ^= hashes >> np.uint64(27)
+    hashes *= _MIX[1]
+    hashes ^= hashes >> np.uint64(31)
+    return hashes
+
+
+def _hashes(array: pa.Array) -> np.ndarray | None:
+    """A 64-bit hash of each value that is not NULL, in no particular order; None for a type
+    not hashed here (only text, integers and dates are)."""
+    if pa.types.is_date(array.type):
+        array = array.view(pa.int32() if pa.types.is_date32(array.type) else pa.int64())
+    if pa.types.is_integer(array.type):
+        numbers = np.asarray(array.drop_null().cast(pa.int64())).view(np.uint64)
+        return _finish(numbers * _STEP)
+    if not pa.types.is_string(array.type):
+        return None
+    offsets = np.frombuffer(
+        array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=4 * array.offset
+    )
+    lengths = np.diff(offsets)
+    valid = np.asarray(array.is_valid()) if array.null_count else None
+    present = lengths if valid is None else lengths[valid]
+    if not len(present):
+        return np.zeros(0, dtype=np.uint64)
+    low, high = int(present.min()), int(present.max())
+    pieces = []
+    for width in [low] if low == high else np.unique(present).tolist():
+        chosen = lengths == width
+        if valid is not None:
+            chosen &= valid
+        rows = None if valid is None and low == high else np.flatnonzero(chosen)
+        text = _text_rows(array, rows, width)
+        words = -(-width // 8)
+        padded = np.zeros((len(text), words * 8), dtype=np.uint8)
+        padded[:, :width] = text
+        hashes = np.full(len(text), width, dtype=np.uint64)
+        for word in padded.view("<u8").T:
+            hashes ^= word
+            hashes *= _STEP
+            hashes ^= hashes >> np.uint64(29)
+        pieces.append(_finish(hashes))
+    return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
 @dataclass
 class _Part:
-    """What one row group gave: identifier tallies, and each key column's packing."""
+    """What one row group gave: check tallies, each key column's packing, and each column's
+    values and sampled distinct hashes (None: not hashed)."""
 
     tallies: dict[int, TextTally]
     keys: dict[str, tuple[np.ndarray, np.ndarray] | None]
+    hashed: dict[str, tuple[int, np.ndarray] | None]
 
 
 def _row_group(
@@ -469,9 +545,11 @@ def _row_group(
     keys: Sequence[str],
     samples: int,
     unpacked: set[str],
+    below: int | None,
 ) -> _Part:
     """The tallies and key packings of one row group (``unpacked``: key columns that did not
-    pack in another row group, skipped here; one that does not pack here is added)."""
+    pack in another row group, skipped here; one that does not pack here is added), and with
+    ``below`` each column's distinct hashes under it."""
     columns = list(dict.fromkeys([check.column for check in checks] + list(keys)))
     table = parquet.read_row_group(group, columns=columns)
     out: dict[int, TextTally] = {}
@@ -498,7 +576,14 @@ def _row_group(
         packed[column] = pack_keys(array)
         if packed[column] is None:
             unpacked.add(column)
-    return _Part(out, packed)
+    hashed: dict[str, tuple[int, np.ndarray] | None] = {}
+    limit = None if below is None else np.uint64(below)
+    for column in columns if limit is not None else ():
+        array = table.column(column).combine_chunks()
+        hashes = _hashes(array)
+        present = len(array) - array.null_count
+        hashed[column] = None if hashes is None else (present, np.unique(hashes[hashes < limit]))
+    return _Part(out, packed, hashed)
 
 
 def scan(
@@ -508,9 +593,13 @@ def scan(
     keys: Sequence[str] = (),
     samples: int = 20,
     threads: int | None = None,
-) -> tuple[dict[int, TextTally], dict[str, KeyTally | None]]:
-    """Run the identifier checks and count the repeats of the single-column ``keys`` over a
-    Parquet file: a tally per check key, and per key column a tally or None (did not pack).
+    distinct_share: int = 0,
+    on_counts: Callable[[Mapping[str, ColumnCount]], None] | None = None,
+) -> ScanResult:
+    """Run the checks and count the repeats of the single-column ``keys`` over a Parquet file
+    (see :class:`ScanResult`); with a ``distinct_share``, also count every column read (see
+    :class:`ColumnCount`), handed to ``on_counts`` as soon as they are known, before the keys'
+    repeats are counted.
 
     Row groups are read and checked in ``threads`` threads (pyarrow and numpy release the GIL
     for the work that matters); the first ``samples`` failing rows are the file's first.
@@ -519,7 +608,10 @@ def scan(
         check.checker()  # a ValueError for a check it cannot run
     keys = list(dict.fromkeys(keys))
     if not checks and not keys:
-        return {}, {}
+        if on_counts is not None:
+            on_counts({})
+        return ScanResult({}, {}, {})
+    below = 2**64 // distinct_share if distinct_share else None
     metadata = pq.read_metadata(path)
     starts, first = [], 0
     for group in range(metadata.num_row_groups):
@@ -532,7 +624,9 @@ def scan(
     def one(group: int) -> _Part:
         if not hasattr(local, "parquet"):
             local.parquet = pq.ParquetFile(path, metadata=metadata)
-        return _row_group(local.parquet, group, starts[group], checks, keys, samples, unpacked)
+        return _row_group(
+            local.parquet, group, starts[group], checks, keys, samples, unpacked, below
+        )
 
     with ThreadPoolExecutor(workers, thread_name_prefix="column-scan") as pool:
         parts = list(pool.map(one, range(metadata.num_row_groups)))
@@ -544,6 +638,15 @@ def scan(
             tally.failed += part.tallies[check.key].failed
         rows = (part.tallies[check.key].rows for part in parts)
         tally.rows = heapq.nsmallest(samples, (row for group in rows for row in group))
+    counts: dict[str, ColumnCount] = {}
+    for column in parts[0].hashed if parts else ():
+        hashed = [part.hashed[column] for part in parts]
+        kept = [item for item in hashed if item is not None]
+        if len(kept) == len(hashed):
+            distinct = np.unique(np.concatenate([hashes for _, hashes in kept])).size
+            counts[column] = ColumnCount(sum(present for present, _ in kept), int(distinct))
+    if on_counts is not None:
+        on_counts(counts)
     counted: dict[str, KeyTally | None] = {}
     for column in keys:
         packed = [part.keys[column] for part in parts]
@@ -557,4 +660,4 @@ def scan(
         classes = np.concatenate([item[0] for item in pieces])
         values = np.concatenate([item[1] for item in pieces])
         counted[column] = repeats(classes, values, samples)
-    return totals, counted
+    return ScanResult(totals, counted, counts)

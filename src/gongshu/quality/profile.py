@@ -23,7 +23,7 @@ None and ``withheld`` says why (the flag). Binary fields show no values either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,18 +230,27 @@ def _pattern_sql(text: str) -> str:
 
 
 def _aggregates(
-    index: int, field: FieldSpec, approx: bool, *, ranged: bool, counted: bool
+    index: int,
+    field: FieldSpec,
+    approx: bool,
+    *,
+    ranged: bool,
+    counted: bool,
+    delegated: bool = False,
 ) -> list[str]:
     """The aggregate expressions of one field, aliased ``c{index}_…`` (``ranged``: min and max
     are known already; ``counted``: so are its NULLs; ``approx``: count the distinct hashes in
-    the sampled part of the range, from the column ``__h{index}``)."""
+    the sampled part of the range, from the column ``__h{index}``; ``delegated``: its counts
+    come from elsewhere)."""
     col = quote_ident(field.name)
     if approx:
         below = f"__h{index} < {_HASH_SAMPLE_BELOW} AND {col} IS NOT NULL"
         distinct = f"count(DISTINCT __h{index}) FILTER (WHERE {below}) AS c{index}_sampled"
     else:
         distinct = f"count(DISTINCT {col}) AS c{index}_distinct"
-    parts = [distinct] if counted else [f"count({col}) AS c{index}_present", distinct]
+    parts = [] if delegated else [distinct]
+    if not counted and not delegated:
+        parts.insert(0, f"count({col}) AS c{index}_present")
     if withheld_reason(field) is None and not ranged:
         parts.append(f"CAST(min({col}) AS VARCHAR) AS c{index}_min")
         parts.append(f"CAST(max({col}) AS VARCHAR) AS c{index}_max")
@@ -284,9 +293,21 @@ def _frequency_queries(index: int, field: FieldSpec, top: int, every: int) -> li
 
 
 def profile_parquet(
-    con: duckdb.DuckDBPyConnection, path: str, fields: Sequence[FieldSpec], *, top: int = 10
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    fields: Sequence[FieldSpec],
+    *,
+    top: int = 10,
+    counted: Collection[str] = (),
+    counts: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Profile:
-    """Profile the given fields of a Parquet file: its footer, one scan and a sample."""
+    """Profile the given fields of a Parquet file: its footer, one scan and a sample.
+
+    ``counted`` fields are read by someone else at the same time (the rules' numpy scan):
+    their values and hash-sampled distinct counts (``present`` and ``sampled`` at
+    ``DISTINCT_SAMPLE``) are taken from ``counts()``, called once the rest is done, and
+    counted here only where it has none.
+    """
     if top < 1:
         raise InvalidInput.field("top", "must be at least 1")
     types = parquet_columns(con, path, [field.name for field in fields])
@@ -298,7 +319,10 @@ def profile_parquet(
     # dictionaries are small) are counted exactly at once, without hashing every value.
     few = _few_values(con, path, types) if approx else set()
     sketched = {i for i, field in enumerate(fields) if approx and field.name not in few}
-    hashes = [f"hash({quote_ident(fields[i].name)}) AS __h{i}" for i in sorted(sketched)]
+    delegated = {i for i in sketched if counts is not None and fields[i].name in counted}
+    hashes = [
+        f"hash({quote_ident(fields[i].name)}) AS __h{i}" for i in sorted(sketched - delegated)
+    ]
     shown = [field for field in fields if withheld_reason(field) is None]
     footer = footer_ranges(con, path, {field.name: types[field.name] for field in shown})
     values: dict[str, Any] = {
@@ -322,6 +346,7 @@ def profile_parquet(
             index in sketched,
             ranged=field.name in footer,
             counted=field.name in nulls,
+            delegated=index in delegated,
         )
     ]
     if aggregates:
@@ -331,7 +356,6 @@ def profile_parquet(
         )
         names = [str(d[0]) for d in cursor.description or ()]
         values.update(zip(names, cursor.fetchone() or (), strict=True))
-    estimated = _estimate_distinct(con, source, fields, sketched, values)
 
     sampled = rows > SAMPLE_ROWS
     sample_rows = rows
@@ -368,6 +392,9 @@ def profile_parquet(
             frequencies.setdefault((int(index), str(kind)), []).append(
                 Frequency(str(value), int(count))
             )
+    if delegated and counts is not None:
+        _counted_elsewhere(con, source, fields, delegated, counts(), values)
+    estimated = _estimate_distinct(con, source, fields, sketched, values)
     columns_out = tuple(
         _column(index, field, values, rows, index in estimated, frequencies)
         for index, field in enumerate(fields)
@@ -380,6 +407,38 @@ def profile_parquet(
         pattern_rows=pattern_rows,
         columns=columns_out,
     )
+
+
+def _counted_elsewhere(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    fields: Sequence[FieldSpec],
+    delegated: set[int],
+    found: Mapping[str, Any],
+    values: dict[str, Any],
+) -> None:
+    """Take the delegated fields' counts from ``found``; count those it lacks here."""
+    missing = []
+    for index in sorted(delegated):
+        count = found.get(fields[index].name)
+        if count is None:
+            missing.append(index)
+            continue
+        values.setdefault(f"c{index}_present", int(count.present))
+        values[f"c{index}_sampled"] = int(count.sampled)
+    if not missing:
+        return
+    parts = [
+        part
+        for index in missing
+        for part in _aggregates(
+            index, fields[index], True, ranged=True, counted=f"c{index}_present" in values
+        )
+    ]
+    hashes = ", ".join(f"hash({quote_ident(fields[i].name)}) AS __h{i}" for i in missing)
+    cursor = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT *, {hashes} FROM {source})")
+    names = [str(d[0]) for d in cursor.description or ()]
+    values.update(zip(names, cursor.fetchone() or (), strict=True))
 
 
 def _few_values(con: duckdb.DuckDBPyConnection, path: str, types: Mapping[str, str]) -> set[str]:

@@ -31,7 +31,8 @@ timeliness      none; no fields
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -80,6 +81,7 @@ __all__ = [
     "default_rules",
     "evaluate",
     "parse_rule",
+    "scanned_columns",
 ]
 
 
@@ -632,8 +634,14 @@ def evaluate(
     samples: int = 20,
     masked: Collection[str] = frozenset(),
     blank_is_null: bool = False,
+    distinct_share: int = 0,
+    on_counts: Callable[[Mapping[str, column_scan.ColumnCount]], None] | None = None,
 ) -> list[RuleResult]:
     """Evaluate rules on a Parquet file; results in the rules' order.
+
+    ``on_counts`` hears, as soon as the numpy scan is done, the :class:`ColumnCount` of each
+    column it read (:func:`scanned_columns`), hash-sampled at ``distinct_share`` — for the
+    profile, which then need not read them again.
 
     ``blank_is_null``: the file's text was trimmed on the way in and blank text stored as NULL
     (true of every version file: the ingest does both), so a text value is filled when it is
@@ -651,12 +659,25 @@ def evaluate(
     needed = list(dict.fromkeys(name for rule in rules for name in rule.fields))
     types = parquet_columns(con, path, needed)
     row_rules = [(i, r) for i, r in enumerate(rules) if r.kind in _ROW_LEVEL]
-    checks = _text_checks(rules, types)
+    checks, keys = _scan_plan(rules, types)
     sql_rules = [(i, r) for i, r in row_rules if i not in {check.key for check in checks}]
-    # The numpy scan first: it ends on one core (the key sort), which the SQL scan after it
-    # (and the profile beside it) keeps the other core busy through.
-    scanned = _column_scan(con, path, rules, checks, types, samples)
-    rows, tallies = _scan(con, path, sql_rules, types, day, samples, blank_is_null=blank_is_null)
+    # The numpy scan first, and the SQL scan as soon as its columns are read: the numpy scan
+    # ends on one core (the key sort), and the SQL scan (and the caller's profile) keep the
+    # other busy through it.
+    with con.cursor() as other, ThreadPoolExecutor(1, thread_name_prefix="gongshu-rules") as pool:
+        started: list[Future[tuple[int, dict[int, _Tally]]]] = []
+
+        def counted(counts: Mapping[str, column_scan.ColumnCount]) -> None:
+            if on_counts is not None:
+                on_counts(counts)
+            started.append(
+                pool.submit(
+                    _scan, other, path, sql_rules, types, day, samples, blank_is_null=blank_is_null
+                )
+            )
+
+        scanned = _column_scan(con, path, checks, keys, samples, distinct_share, counted)
+        rows, tallies = started[0].result()
     row_indices = {index for index, _ in row_rules}
     tallies.update({index: tally for index, tally in scanned.items() if index in row_indices})
     for index, rule in row_rules:
@@ -829,9 +850,12 @@ def _within_bounds(
     return {index for index, passed in zip(order, found, strict=True) if passed}
 
 
-def _text_checks(rules: Sequence[Rule], types: Mapping[str, str]) -> list[column_scan.TextCheck]:
-    """The row rules the numpy scan runs: citizen-ID and USCC rules, and regex rules over text
-    of fixed-width ASCII patterns (a phone number's ``^1[3-9][0-9]{9}$``)."""
+def _scan_plan(
+    rules: Sequence[Rule], types: Mapping[str, str]
+) -> tuple[list[column_scan.TextCheck], dict[int, str]]:
+    """What the numpy scan runs: citizen-ID and USCC rules, and regex rules over text of
+    fixed-width ASCII patterns (a phone number's ``^1[3-9][0-9]{9}$``); and the unique rules
+    over one column of a type whose values may pack into integers (index → column)."""
     checks = []
     for index, rule in enumerate(rules):
         if rule.kind in _IDENTIFIER_RULES:
@@ -845,19 +869,6 @@ def _text_checks(rules: Sequence[Rule], types: Mapping[str, str]) -> list[column
             checks.append(
                 column_scan.TextCheck(index, rule.fields[0], column_scan.PATTERN, pattern)
             )
-    return checks
-
-
-def _column_scan(
-    con: duckdb.DuckDBPyConnection,
-    path: str,
-    rules: Sequence[Rule],
-    checks: Sequence[column_scan.TextCheck],
-    types: Mapping[str, str],
-    samples: int,
-) -> dict[int, _Tally]:
-    """The ``checks``, and the unique rules over one column whose values pack into integers,
-    in numpy on DuckDB's threads (each column read once for all of them)."""
     keys = {
         index: rule.fields[0]
         for index, rule in enumerate(rules)
@@ -865,12 +876,44 @@ def _column_scan(
         and len(rule.fields) == 1
         and types.get(rule.fields[0], "") in _PACKABLE_TYPES
     }
+    return checks, keys
+
+
+def scanned_columns(
+    con: duckdb.DuckDBPyConnection, path: str, rules: Sequence[Rule]
+) -> frozenset[str]:
+    """The columns :func:`evaluate` reads in its numpy scan (and counts for ``on_counts``)."""
+    needed = list(dict.fromkeys(name for rule in rules for name in rule.fields))
+    checks, keys = _scan_plan(rules, parquet_columns(con, path, needed))
+    return frozenset([check.column for check in checks] + list(keys.values()))
+
+
+def _column_scan(
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    checks: Sequence[column_scan.TextCheck],
+    keys: Mapping[int, str],
+    samples: int,
+    distinct_share: int,
+    on_counts: Callable[[Mapping[str, column_scan.ColumnCount]], None] | None,
+) -> dict[int, _Tally]:
+    """Run the numpy scan's checks and keys (each column read once for all of them) on
+    DuckDB's threads: the tallies by rule index (the counts of the columns read go to
+    ``on_counts``, an empty mapping when nothing is read)."""
     if not checks and not keys:
+        if on_counts is not None:
+            on_counts({})
         return {}
     setting = con.execute("SELECT current_setting('threads')").fetchone()
     threads = int(setting[0]) if setting else None
-    found, counted = column_scan.scan(
-        path, checks, keys=list(keys.values()), samples=samples, threads=threads
+    found, counted, _counts = column_scan.scan(
+        path,
+        checks,
+        keys=list(keys.values()),
+        samples=samples,
+        threads=threads,
+        distinct_share=distinct_share,
+        on_counts=on_counts,
     )
     out = {key: _Tally(t.checked, t.failed, t.rows) for key, t in found.items()}
     for index, column in keys.items():

@@ -10,7 +10,8 @@ saves one :class:`QualityReport`. The file work happens outside any transaction.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +27,10 @@ from gongshu.kernel.clock import local_date
 from gongshu.kernel.events import Event
 from gongshu.kernel.uow import UnitOfWork
 from gongshu.quality import elements as element_registry
+from gongshu.quality.column_scan import ColumnCount
 from gongshu.quality.models import QualityReport
-from gongshu.quality.profile import FieldSpec, profile_parquet
-from gongshu.quality.rules import default_rules, evaluate, parse_rule
+from gongshu.quality.profile import DISTINCT_SAMPLE, FieldSpec, profile_parquet
+from gongshu.quality.rules import default_rules, evaluate, parse_rule, scanned_columns
 from gongshu.quality.scores import score
 
 __all__ = [
@@ -85,23 +87,34 @@ def assess_version(store: Datastore, *, version_id: str) -> QualityReport:
         sources = element_registry.source_checks(uow, store, entry=entry, version=version)
     # The profile runs beside the rules on a second cursor: each leaves the cores idle at
     # times (single-threaded ends of statements, the numpy key sort), which the other fills.
+    # The columns the rules' numpy scan reads it counts for the profile too, read once.
+    counts: Future[Mapping[str, ColumnCount]] = Future()
     with (
         store.connect() as con,
         con.cursor() as other,
         ThreadPoolExecutor(1, thread_name_prefix="gongshu-profile") as pool,
     ):
-        profiling = pool.submit(profile_parquet, other, str(path), specs)
-        results = evaluate(
-            con,
-            str(path),
-            rules,
-            references=references,
-            type_errors=type_errors,
-            version_date=version_day,
-            update_frequency=frequency,
-            today=today,
-            blank_is_null=True,  # the ingest trims text and stores blank text as NULL
+        counted = scanned_columns(con, str(path), rules)
+        profiling = pool.submit(
+            profile_parquet, other, str(path), specs, counted=counted, counts=counts.result
         )
+        try:
+            results = evaluate(
+                con,
+                str(path),
+                rules,
+                references=references,
+                type_errors=type_errors,
+                version_date=version_day,
+                update_frequency=frequency,
+                today=today,
+                blank_is_null=True,  # the ingest trims text and stores blank text as NULL
+                distinct_share=DISTINCT_SAMPLE,
+                on_counts=counts.set_result,
+            )
+        finally:
+            if not counts.done():  # the rules failed first: the profile counts them itself
+                counts.set_result({})
         findings = element_registry.run_source_checks(con, str(path), sources)
         profile = profiling.result()
     scores = score(results)
