@@ -529,11 +529,10 @@ def _hashes(array: pa.Array) -> np.ndarray | None:
 
 @dataclass
 class _Part:
-    """What one row group gave: check tallies, each key column's packing, and each column's
-    values and sampled distinct hashes (None: not hashed)."""
+    """What one row group gave: check tallies, and each column's values and sampled distinct
+    hashes (None: not hashed). Key packings go straight into the file's arrays."""
 
     tallies: dict[int, TextTally]
-    keys: dict[str, tuple[np.ndarray, np.ndarray] | None]
     hashed: dict[str, tuple[int, np.ndarray] | None]
 
 
@@ -544,12 +543,13 @@ def _row_group(
     checks: Sequence[TextCheck],
     keys: Sequence[str],
     samples: int,
+    packings: Mapping[str, tuple[np.ndarray, np.ndarray]],
     unpacked: set[str],
     below: int | None,
 ) -> _Part:
-    """The tallies and key packings of one row group (``unpacked``: key columns that did not
-    pack in another row group, skipped here; one that does not pack here is added), and with
-    ``below`` each column's distinct hashes under it."""
+    """The tallies of one row group, its key packings written into ``packings`` at its rows
+    (``unpacked``: key columns that did not pack in another row group, skipped here; one that
+    does not pack here is added), and with ``below`` each column's distinct hashes under it."""
     columns = list(dict.fromkeys([check.column for check in checks] + list(keys)))
     table = parquet.read_row_group(group, columns=columns)
     out: dict[int, TextTally] = {}
@@ -565,17 +565,19 @@ def _row_group(
                 found = np.flatnonzero(failed)[: samples - len(tally.rows)]
                 tally.rows.extend(int(row) + position for row in found)
             position += len(array)
-    packed: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     for column in keys:
         if column in unpacked:
-            packed[column] = None
             continue
         array = table.column(column).combine_chunks()
         if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
             array = array.cast(pa.string())
-        packed[column] = pack_keys(array)
-        if packed[column] is None:
+        packed = pack_keys(array)
+        if packed is None:
             unpacked.add(column)
+            continue
+        classes, values = packings[column]
+        classes[first_row : first_row + len(array)] = packed[0]
+        values[first_row : first_row + len(array)] = packed[1]
     hashed: dict[str, tuple[int, np.ndarray] | None] = {}
     limit = None if below is None else np.uint64(below)
     for column in columns if limit is not None else ():
@@ -583,7 +585,7 @@ def _row_group(
         hashes = _hashes(array)
         present = len(array) - array.null_count
         hashed[column] = None if hashes is None else (present, np.unique(hashes[hashes < limit]))
-    return _Part(out, packed, hashed)
+    return _Part(out, hashed)
 
 
 def scan(
@@ -613,19 +615,23 @@ def scan(
         return ScanResult({}, {}, {})
     below = 2**64 // distinct_share if distinct_share else None
     metadata = pq.read_metadata(path)
-    starts, first = [], 0
+    starts, rows = [], 0
     for group in range(metadata.num_row_groups):
-        starts.append(first)
-        first += metadata.row_group(group).num_rows
+        starts.append(rows)
+        rows += metadata.row_group(group).num_rows
     workers = max(1, min(threads or os.cpu_count() or 1, metadata.num_row_groups or 1))
     local = threading.local()
     unpacked: set[str] = set()
+    # Every key column's class and packed value by file row, filled in by the row groups.
+    packings = {
+        column: (np.empty(rows, dtype=np.uint8), np.empty(rows, dtype=np.uint64)) for column in keys
+    }
 
     def one(group: int) -> _Part:
         if not hasattr(local, "parquet"):
             local.parquet = pq.ParquetFile(path, metadata=metadata)
         return _row_group(
-            local.parquet, group, starts[group], checks, keys, samples, unpacked, below
+            local.parquet, group, starts[group], checks, keys, samples, packings, unpacked, below
         )
 
     with ThreadPoolExecutor(workers, thread_name_prefix="column-scan") as pool:
@@ -636,8 +642,8 @@ def scan(
         for part in parts:
             tally.checked += part.tallies[check.key].checked
             tally.failed += part.tallies[check.key].failed
-        rows = (part.tallies[check.key].rows for part in parts)
-        tally.rows = heapq.nsmallest(samples, (row for group in rows for row in group))
+        failing = (part.tallies[check.key].rows for part in parts)
+        tally.rows = heapq.nsmallest(samples, (row for group in failing for row in group))
     counts: dict[str, ColumnCount] = {}
     for column in parts[0].hashed if parts else ():
         hashed = [part.hashed[column] for part in parts]
@@ -649,15 +655,6 @@ def scan(
         on_counts(counts)
     counted: dict[str, KeyTally | None] = {}
     for column in keys:
-        packed = [part.keys[column] for part in parts]
-        if any(item is None for item in packed):
-            counted[column] = None
-            continue
-        pieces = [item for item in packed if item is not None]
-        if not pieces:
-            counted[column] = KeyTally()
-            continue
-        classes = np.concatenate([item[0] for item in pieces])
-        values = np.concatenate([item[1] for item in pieces])
-        counted[column] = repeats(classes, values, samples)
+        classes, values = packings.pop(column)
+        counted[column] = None if column in unpacked else repeats(classes, values, samples)
     return ScanResult(totals, counted, counts)
