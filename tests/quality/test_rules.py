@@ -87,6 +87,15 @@ def _run(path: str, *rules: Rule, **options: Any) -> list[RuleResult]:
         return evaluate(con, path, list(rules), **options)
 
 
+def _without_statistics(path: str, tmp_path: Path) -> Path:
+    """A copy of the file with the same rows and no statistics in its footer."""
+    import pyarrow.parquet as pq
+
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(pq.read_table(path), bare, write_statistics=False)
+    return bare
+
+
 def _one(path: str, rule: Rule, **options: Any) -> RuleResult:
     return _run(path, rule, **options)[0]
 
@@ -107,10 +116,7 @@ def test_completeness_counts_null_and_blank(registry: str) -> None:
 def test_with_blank_text_stored_as_null_the_footer_counts_what_it_can(
     registry: str, tmp_path: Path
 ) -> None:
-    import pyarrow.parquet as pq
-
-    bare = tmp_path / "bare.parquet"  # the same rows, no statistics in the footer
-    pq.write_table(pq.read_table(registry), bare, write_statistics=False)
+    bare = _without_statistics(registry, tmp_path)
     rules = [
         _rule("completeness", ["企业名称"]),  # a NULL and a blank (not NULL here: read as text)
         _rule("completeness", ['a"b']),  # none missing: no scan needed with a footer
@@ -131,12 +137,9 @@ def test_with_blank_text_stored_as_null_the_footer_counts_what_it_can(
 def test_range_and_date_rules_within_the_footers_bounds_need_no_scan(
     registry: str, tmp_path: Path
 ) -> None:
-    import pyarrow.parquet as pq
-
     from gongshu.quality.rules import _within_bounds
 
-    bare = tmp_path / "bare.parquet"  # the same rows, no statistics in the footer
-    pq.write_table(pq.read_table(registry), bare, write_statistics=False)
+    bare = _without_statistics(registry, tmp_path)
     rules = [
         _rule("range", ["从业人数"], min=-10, max=1000),  # every value within
         _rule("range", ["从业人数"], min=0),  # -5 fails
