@@ -91,7 +91,7 @@ def _pair_columns(text: np.ndarray) -> np.ndarray:
 def _summed(tables: Sequence[np.ndarray], pairs: np.ndarray) -> np.ndarray:
     """Σ tables[p][pairs[p]] in 32 bits: ≥ _INVALID when a character is refused."""
     total = np.zeros(pairs.shape[1], dtype=np.uint32)
-    for table, column in zip(tables, pairs, strict=False):
+    for table, column in zip(tables, pairs, strict=True):
         total += np.take(table, column)
     return total
 
@@ -100,9 +100,9 @@ _DIGITS = "0123456789"
 _ALPHANUMERIC = _DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Citizen IDs: pair p weighs characters 2p and 2p+1; the last pair adds the check character as
 # the amount that makes a right sum a multiple of 11. Dates read two digits at a time.
-_ID_CHECK = np.full(256, _INVALID, dtype=np.int64)
-for _position, _char in enumerate("10X98765432"):
-    _ID_CHECK[ord(_char)] = _ID_CHECK[ord(_char.lower())] = (11 - _position) % 11
+_ID_CHECK = np.array(
+    [(11 - value) % 11 if value < _INVALID else value for value in _chars("10X98765432")]
+)
 _ID_CHARS = [_chars(_DIGITS, weight) for weight in _ID_WEIGHTS] + [_ID_CHECK]
 _ID_PAIRS = [_pair_table(_ID_CHARS[2 * p], _ID_CHARS[2 * p + 1]) for p in range(WIDTH // 2)]
 _TWO_DIGITS = _pair_table(_chars(_DIGITS, 10), _chars(_DIGITS))
