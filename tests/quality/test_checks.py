@@ -272,6 +272,27 @@ def test_the_numpy_key_count_agrees_with_sql(tmp_path: Path, kind: str, sql_type
     assert got == (expected.checked, expected.failed, expected.rows, expected.duplicate_of)
 
 
+@pytest.mark.parametrize("skew", [False, True])
+def test_repeats_over_a_million_keys_sorted_in_two_parts_count_as_one_sort(skew: bool) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    size = column_scan._PARALLEL_SORT + 12_345
+    keys = rng.integers(0, size // 3, size=size, dtype=np.uint64) * np.uint64(2**40 + 1)
+    if skew:  # the pivot itself is the most common value: one part gets nearly everything
+        keys[: size // 2] = np.sort(keys)[size // 2]
+    parts = column_scan._sorted_parts(keys)
+    assert len(parts) == 2 and all(len(part) for part in parts[1:])
+    assert np.array_equal(np.concatenate(parts), np.sort(keys))
+    tally = column_scan.repeats(np.full(size, 82, dtype=np.uint8), keys, 5)
+    distinct, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    assert (tally.checked, tally.failed) == (size, size - len(distinct))
+    repeated_first = sorted(first[counts > 1].tolist())
+    assert tally.duplicate_of == repeated_first[:5]
+    last = {int(value): row for row, value in enumerate(keys.tolist())}
+    assert tally.rows == [last[int(keys[first])] for first in repeated_first[:5]]
+
+
 def test_packed_keys_are_equal_exactly_when_the_values_are() -> None:
     import pyarrow as pa
 
