@@ -236,6 +236,37 @@ def test_text_is_trimmed_only_of_its_edge_spaces(
     assert coerce(con, "string", text) == (expected, False)
 
 
+def test_text_edges_gate_trims_exactly_what_trimming_every_value_would(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The gate is a cheap superset of "has a space to trim at an edge": whatever it lets pass
+    # untouched must need no trimming. Random text over the spaces, the characters next to
+    # the gate's ranges, control characters, CJK and ASCII, against Python's strip().
+    import random
+
+    from gongshu.datastore import coerce as module
+
+    rng = random.Random("text-edges")
+    alphabet = [
+        *module._SPACES,
+        "\u009f", "\u00a1", "\u2fff", "\u3001", "\ufefe", "\uff00", "\uff01", "\x01", "\x0b",
+        "\x0c", "\x1f", "!", "a", "Z", "0", "名", "称", "\U0001f600", "\u00e9",
+    ]  # fmt: skip
+    values = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 5))) for _ in range(20_000)
+    ]
+    typed, _bad = coerce_sql("v", "string")
+    found = con.execute(f"SELECT {typed} FROM (SELECT unnest(?) AS v)", [values]).fetchall()
+    expected = [value.strip(module._SPACES) or None for value in values]
+    assert [row[0] for row in found] == expected
+    edged = con.execute(
+        f"SELECT {module._edged('v')} FROM (SELECT unnest(?) AS v)", [values]
+    ).fetchall()
+    for value, (flag,) in zip(values, edged, strict=True):
+        if value.strip(module._SPACES) != value or not value:
+            assert flag, repr(value)
+
+
 @pytest.mark.parametrize(
     ("field_type", "usual", "other"),
     [
