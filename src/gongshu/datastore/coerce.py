@@ -222,8 +222,9 @@ def _edged(e: str) -> str:
     keeps code point order byte for byte: text starting with c lies in [c, c + 1)). DuckDB
     decides a comparison from the four bytes it keeps inline; prefix() and suffix() cost
     about fifty instructions a value each. Counted with callgrind on the benchmark's text
-    columns: 440 instructions a value, against 587 for a prefix() or suffix() per space — and
-    1,100 for the same test with the ranges first, so the order stays.
+    columns (``bench/ingest_instructions.py``): 462 instructions a value, against 603 for a
+    prefix() or suffix() per space — and 1,100 for this test with the ranges first (DuckDB
+    then evaluated the substring more than once), so the order stays.
     """
     wide = [char for char in _SPACES if ord(char) > 0x7F]
     last = f"substring({e}, -1)"
