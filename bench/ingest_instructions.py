@@ -36,6 +36,7 @@ VARIANTS = ("gongshu", "text-untouched", "edges-by-function", "raw")
 
 
 def _edges_by_function(e: str) -> str:
+    """The text-edge gate as it was until 2026-11-26: a prefix() or suffix() call per space."""
     from gongshu.datastore import coerce
 
     wide = [char for char in coerce._SPACES if ord(char) > 0x7F]
