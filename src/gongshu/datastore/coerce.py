@@ -226,9 +226,9 @@ def _edged(e: str) -> str:
     keeps code point order byte for byte: text starting with c lies in [c, c + 1)). DuckDB
     decides a comparison from the four bytes it keeps inline; prefix() and suffix() cost
     about fifty instructions a value each. Counted with callgrind on the benchmark's text
-    columns (``bench/ingest_instructions.py``): 462 instructions a value, against 603 for a
+    columns (``bench/ingest_instructions.py``): 451 instructions a value, against 608 for a
     prefix() or suffix() per space — and 1,100 for this test with the ranges first (DuckDB
-    then evaluated the substring more than once), so the order stays.
+    then seems to evaluate the substring more than once), so the order stays.
     """
     wide = [char for char in _SPACES if ord(char) > 0x7F]
     last = f"substring({e}, -1)"
