@@ -248,7 +248,7 @@ def test_text_edges_gate_trims_exactly_what_trimming_every_value_would(
 
     rng = random.Random("text-edges")
     alphabet = [
-        *module._SPACES,
+        *module.SPACES,
         "\u009f", "\u00a1", "\u2fff", "\u3001", "\ufefe", "\uff00", "\uff01", "\x01", "\x0b",
         "\x0c", "\x1f", "!", "a", "Z", "0", "名", "称", "\U0001f600", "\u00e9",
     ]  # fmt: skip
@@ -257,13 +257,13 @@ def test_text_edges_gate_trims_exactly_what_trimming_every_value_would(
     ]
     typed, _bad = coerce_sql("v", "string")
     found = con.execute(f"SELECT {typed} FROM (SELECT unnest(?) AS v)", [values]).fetchall()
-    expected = [value.strip(module._SPACES) or None for value in values]
+    expected = [value.strip(module.SPACES) or None for value in values]
     assert [row[0] for row in found] == expected
     edged = con.execute(
         f"SELECT {module._edged('v')} FROM (SELECT unnest(?) AS v)", [values]
     ).fetchall()
     for value, (flag,) in zip(values, edged, strict=True):
-        if value.strip(module._SPACES) != value or not value:
+        if value.strip(module.SPACES) != value or not value:
             assert flag, repr(value)
 
 

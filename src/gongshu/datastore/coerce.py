@@ -20,7 +20,7 @@ from __future__ import annotations
 from gongshu.catalog.vocab import FieldType
 from gongshu.kernel.errors import InvalidInput
 
-__all__ = ["EXCEL_SERIAL_MAX", "coerce_sql", "duckdb_type", "reason"]
+__all__ = ["EXCEL_SERIAL_MAX", "SPACES", "coerce_sql", "duckdb_type", "reason"]
 
 EXCEL_SERIAL_MAX = 2_958_465  # 9999-12-31 in Excel's 1900 date system
 
@@ -64,7 +64,7 @@ _REASONS = {
 _FULL = "".join(chr(code) for code in range(0xFF01, 0xFF5F))
 _HALF = "".join(chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F))
 _WIDE = "[\uff01-\uff5e]"
-_SPACES = " \t\r\n\u3000\u00a0\ufeff"
+SPACES = " \t\r\n\u3000\u00a0\ufeff"  # trimmed from either end of a cell
 _BLANK = "[\\s\u3000\u00a0\ufeff]*"
 
 # The plain shapes that go straight to a cast.
@@ -122,7 +122,7 @@ def _normal(expr: str) -> str:
         f"THEN translate({expr}, {_lit(_FULL)}, {_lit(_HALF)}) ELSE {expr} END"
     )
     spaced = f"replace(replace({folded}, '\u3000', ' '), '\u00a0', ' ')"
-    return _let(f"trim({spaced}, {_lit(_SPACES)})", "t", "CASE WHEN t = '' THEN NULL ELSE t END")
+    return _let(f"trim({spaced}, {_lit(SPACES)})", "t", "CASE WHEN t = '' THEN NULL ELSE t END")
 
 
 def _cast(text: str, sql_type: str) -> str:
@@ -230,7 +230,7 @@ def _edged(e: str) -> str:
     prefix() or suffix() per space — and 1,100 for this test with the ranges first (DuckDB
     then seems to evaluate the substring more than once), so the order stays.
     """
-    wide = [char for char in _SPACES if ord(char) > 0x7F]
+    wide = [char for char in SPACES if ord(char) > 0x7F]
     last = f"substring({e}, -1)"
     listed = ", ".join(_lit(char) for char in wide)
     starts = " OR ".join(f"({e} >= {_lit(c)} AND {e} < {_lit(chr(ord(c) + 1))})" for c in wide)
@@ -242,7 +242,7 @@ def _typed(e: str, kind: FieldType) -> str:
     sql_type = _TYPES[kind]
     n = _normal(e)
     if kind is FieldType.STRING:
-        trimmed = _let(f"trim({e}, {_lit(_SPACES)})", "t", "CASE WHEN t = '' THEN NULL ELSE t END")
+        trimmed = _let(f"trim({e}, {_lit(SPACES)})", "t", "CASE WHEN t = '' THEN NULL ELSE t END")
         return f"CASE WHEN {_edged(e)} THEN {trimmed} ELSE {e} END"
     if kind is FieldType.INTEGER:
         slow = (

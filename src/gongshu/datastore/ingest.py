@@ -19,6 +19,7 @@ original text. No database is touched here; :mod:`service` records the outcome.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -28,8 +29,10 @@ from typing import Any
 
 import duckdb
 
+from gongshu.catalog.vocab import FieldType
 from gongshu.datastore.coerce import coerce_sql, duckdb_type, reason
 from gongshu.datastore.duck import quote, run_with_progress, sql_string
+from gongshu.datastore.edges import edged_columns
 from gongshu.datastore.mapping import ColumnMapping, map_columns
 from gongshu.datastore.sources import (
     RawSource,
@@ -217,16 +220,17 @@ def _share_to_percent(
 
 
 def _typed_sql(select: str, width: int, plans: Sequence[FieldPlan], mapping: ColumnMapping) -> str:
-    """Every field typed from the ``width`` text columns of ``select``; rows with every cell
-    empty are left out."""
+    """Every field typed from the ``width`` text columns of ``select`` — text fields as read,
+    untrimmed (see :func:`_trim_edged`); rows with every cell empty are left out."""
     typed = []
     for plan in plans:
         position = mapping.sources.get(plan.name)
-        value = (
-            f"CAST(NULL AS {duckdb_type(plan.type)})"
-            if position is None
-            else coerce_sql(quote(f"c{position}"), plan.type)[0]
-        )
+        if position is None:
+            value = f"CAST(NULL AS {duckdb_type(plan.type)})"
+        elif plan.type == FieldType.STRING:
+            value = quote(f"c{position}")
+        else:
+            value = coerce_sql(quote(f"c{position}"), plan.type)[0]
         typed.append(f"{value} AS {quote(plan.name)}")
     listed = ", ".join(quote(f"c{i}") for i in range(width))
     return f"SELECT {', '.join(typed)} FROM ({select}) AS src WHERE coalesce({listed}) IS NOT NULL"
@@ -268,6 +272,13 @@ def _read_in_place(
         raise
     structural, rows_structural = _structural(con, rejects_sql(scan, tag)) if rejected else ([], 0)
     seconds["check"] = time.perf_counter() - step
+    step = time.perf_counter()
+    try:
+        _trim_edged(con, version, fields, mapping)
+    except BaseException:
+        version.unlink(missing_ok=True)
+        raise
+    seconds["edges"] = time.perf_counter() - step
     source = scan.source("", None)  # read in place: no SELECT with row numbers to hand on
     result = Staged(
         source=source,
@@ -288,6 +299,35 @@ def _read_in_place(
     if rows == 0 and not (on_error == "reject" and rows_structural):
         raise _nothing_stored(scan.filename, 0)
     return result
+
+
+def _trim_edged(
+    con: duckdb.DuckDBPyConnection,
+    version: Path,
+    fields: Sequence[FieldPlan],
+    mapping: ColumnMapping,
+) -> None:
+    """Trim the text columns of the version file that need it, as the general path types text
+    (:func:`coerce.coerce_sql`): the file is written again, those columns trimmed, only when
+    :func:`edges.edged_columns` finds such a column — clean exports have none."""
+    texts = [p.name for p in fields if p.type == FieldType.STRING and p.name in mapping.sources]
+    edged = edged_columns(version, texts)
+    if not edged:
+        return
+    columns = ", ".join(
+        f"{coerce_sql(quote(plan.name), plan.type)[0]} AS {quote(plan.name)}"
+        if plan.name in edged
+        else quote(plan.name)
+        for plan in fields
+    )
+    trimmed = version.with_name(f"trimmed-{version.name}")
+    try:
+        con.execute(
+            _copy(f"SELECT {columns} FROM read_parquet({sql_string(str(version))})", trimmed)
+        )
+        os.replace(trimmed, version)
+    finally:
+        trimmed.unlink(missing_ok=True)
 
 
 def _any_bad_cell(
