@@ -392,6 +392,44 @@ def test_a_large_file_keeps_its_row_order_in_the_version(tmp_path: Path) -> None
     assert untrimmed == (0,) * texts and "edges" in staged.seconds
 
 
+def test_text_is_trimmed_in_the_copy_where_the_first_records_need_it_and_after_it_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 早 has a spaced value among the first records: trimmed in the COPY, not read back. 晚's
+    # one spaced value comes late: stored as read, found by the read-back, trimmed by writing
+    # the file again. 净 needs nothing; the read-back only looks at 晚 and 净.
+    from gongshu.datastore import duck, ingest
+
+    monkeypatch.setattr(ingest, "EDGE_SAMPLE_ROWS", 100)
+    asked: list[list[str]] = []
+    real = ingest.edged_columns
+
+    def edged_columns(path: Path, names: list[str]) -> set[str]:
+        asked.append(sorted(names))
+        return real(path, names)
+
+    monkeypatch.setattr(ingest, "edged_columns", edged_columns)
+    early = {3: "\u3000"}  # after 甲3
+    late = {900: "\u00a0"}  # before 乙900
+    rows = [[str(i), f"甲{i}{early.get(i, '')}", f"{late.get(i, '')}乙{i}", f"丙{i}"]
+            for i in range(1000)]  # fmt: skip
+    path = tmp_path / "spaced.csv"
+    path.write_text("序号,早,晚,净\n" + "".join(",".join(row) + "\n" for row in rows), "utf-8")
+    plans = [ingest.FieldPlan("序号", "integer")] + [
+        ingest.FieldPlan(name, "string") for name in ("早", "晚", "净")
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    with duck.connect(memory_limit="500MB", threads=2, spill=work / "spill") as con:
+        staged = ingest.read_file(con, path=path, filename=path.name, workdir=work, fields=plans)
+        assert staged.version_file is not None and "load" not in staged.seconds
+        stored = con.execute(
+            f"SELECT * FROM read_parquet('{staged.version_file}') ORDER BY 序号"
+        ).fetchall()
+    assert asked == [["净", "晚"]]
+    assert stored == [(i, f"甲{i}", f"乙{i}", f"丙{i}") for i in range(1000)]
+
+
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, (8 << 20) + 12345])
 @pytest.mark.parametrize("where", ["disk", "shm"])
 def test_a_direct_read_digest_is_the_files_sha256(tmp_path: Path, size: int, where: str) -> None:

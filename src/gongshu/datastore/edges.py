@@ -1,9 +1,10 @@
 """Which text columns of a written version file hold a value that trimming would change.
 
-The CSV fast path (:mod:`ingest`) stores text fields as read, and only the columns this finds
-are then trimmed. Deciding per value in SQL (``coerce._edged``: the last character needs a
-``substring``) cost about 430 instructions a value — a quarter of the typing COPY's work on the
-benchmark's file — where clean exports have no such value at all. Here the file is read back
+The CSV fast path (:mod:`ingest`) stores a text field as read unless the file's first records
+show it needs trimming, and only the columns this finds are then trimmed. Deciding per value in
+SQL (``coerce._edged``: the last character needs a ``substring``) cost about 430 instructions a
+value — a quarter of the typing COPY's work on the benchmark's file — where clean exports have
+no such value at all. Here the file is read back
 with pyarrow, row group by row group on every core, and each value is judged by its first and
 last bytes in numpy: a column chunk the writer dictionary-encoded (names, districts, codes) by
 its dictionary alone, the others (identifiers, phone numbers) value by value.

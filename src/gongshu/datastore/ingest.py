@@ -5,7 +5,10 @@ DuckDB's parallel ``read_csv``, types every field (:mod:`coerce`) and writes the
 no temporary table, no staging file, no row numbers. Whether any cell failed to convert is
 then found cheaply: a failed cell is stored as NULL, so only the typed columns that hold NULLs
 are suspects, and only those are typed again from the source, to tell a blank cell (fine) from
-a bad one. Malformed records come from DuckDB's reject log of the same read.
+a bad one. Malformed records come from DuckDB's reject log of the same read. Text is trimmed in
+the COPY only in the columns whose first records need it; the other text columns are stored as
+read, then read back in numpy (:mod:`edges`), and any that needs trimming after all is trimmed by
+writing the file again.
 
 Only when a cell did not convert — rare, and the case where row numbers are needed — does the
 file take the general path (the in-place read is then wasted work), which every other format
@@ -22,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ __all__ = ["MAX_ERRORS", "CellError", "FieldPlan", "Progress", "Staged", "read_f
 
 MAX_ERRORS = 1000
 ROW_GROUP_ROWS = 122_880
+EDGE_SAMPLE_ROWS = 50_000  # the first records, whose text columns decide where the COPY trims
 
 # (phase, percent or None when unknown)
 Progress = Callable[[str, float | None], None]
@@ -219,21 +223,53 @@ def _share_to_percent(
     return lambda done, total: tell(100.0 * done / total if total else None)
 
 
-def _typed_sql(select: str, width: int, plans: Sequence[FieldPlan], mapping: ColumnMapping) -> str:
+def _typed_sql(
+    select: str,
+    width: int,
+    plans: Sequence[FieldPlan],
+    mapping: ColumnMapping,
+    trimmed: Collection[str] = (),
+) -> str:
     """Every field typed from the ``width`` text columns of ``select`` — text fields as read,
-    untrimmed (see :func:`_trim_edged`); rows with every cell empty are left out."""
+    untrimmed, unless ``trimmed`` names them (see :func:`_read_in_place`); rows with every
+    cell empty are left out."""
     typed = []
     for plan in plans:
         position = mapping.sources.get(plan.name)
         if position is None:
             value = f"CAST(NULL AS {duckdb_type(plan.type)})"
-        elif plan.type == FieldType.STRING:
+        elif plan.type == FieldType.STRING and plan.name not in trimmed:
             value = quote(f"c{position}")
         else:
             value = coerce_sql(quote(f"c{position}"), plan.type)[0]
         typed.append(f"{value} AS {quote(plan.name)}")
     listed = ", ".join(quote(f"c{i}") for i in range(width))
     return f"SELECT {', '.join(typed)} FROM ({select}) AS src WHERE coalesce({listed}) IS NOT NULL"
+
+
+def _texts(fields: Sequence[FieldPlan], mapping: ColumnMapping) -> list[FieldPlan]:
+    return [p for p in fields if p.type == FieldType.STRING and p.name in mapping.sources]
+
+
+def _edged_at_start(
+    con: duckdb.DuckDBPyConnection,
+    scan: TextScan,
+    fields: Sequence[FieldPlan],
+    mapping: ColumnMapping,
+) -> set[str]:
+    """The text fields with a value that trimming changes among the first ``EDGE_SAMPLE_ROWS``
+    records of the file."""
+    texts = _texts(fields, mapping)
+    if not texts:
+        return set()
+    changed = ", ".join(
+        f"bool_or({coerce_sql(column, plan.type)[0]} IS DISTINCT FROM {column})"
+        for plan in texts
+        for column in [quote(f"c{mapping.sources[plan.name]}")]
+    )
+    first = f"SELECT * FROM ({scan.select(uuid.uuid4().hex)}) LIMIT {EDGE_SAMPLE_ROWS}"
+    found = read_text(con, f"SELECT {changed} FROM ({first})", filename=scan.filename)
+    return {plan.name for plan, flag in zip(texts, found[0], strict=True) if flag}
 
 
 def _read_in_place(
@@ -247,13 +283,22 @@ def _read_in_place(
     seconds: dict[str, float],
 ) -> Staged | None:
     """The fast path for CSV/TSV: one COPY from the file to the version file; None (and no
-    file) when some cell did not convert, which needs the general path's row numbers."""
+    file) when some cell did not convert, which needs the general path's row numbers.
+
+    Text is trimmed of the spaces at its ends (:data:`coerce.SPACES`). Deciding that per value
+    costs a quarter of the COPY (the gate needs the last character), and clean exports have no
+    such value at all: a text column is trimmed in the COPY only when the file's first records
+    show it needs it; the others are stored as read, and :func:`_trim_edged` then reads them
+    back (cheaply, in numpy) and trims the few that do need it after all.
+    """
     step = time.perf_counter()
     tag = uuid.uuid4().hex
     version = workdir / "version.parquet"
+    trimmed = _edged_at_start(con, scan, fields, mapping)
+    select = _typed_sql(scan.select(tag), len(scan.headers), fields, mapping, trimmed)
     copied = read_text(
         con,
-        _copy(_typed_sql(scan.select(tag), len(scan.headers), fields, mapping), version),
+        _copy(select, version),
         filename=scan.filename,
         progress=lambda pct: tell("typing", pct),
     )
@@ -274,7 +319,9 @@ def _read_in_place(
     seconds["check"] = time.perf_counter() - step
     step = time.perf_counter()
     try:
-        _trim_edged(con, version, fields, mapping)
+        _trim_edged(
+            con, version, fields, [p for p in _texts(fields, mapping) if p.name not in trimmed]
+        )
     except BaseException:
         version.unlink(missing_ok=True)
         raise
@@ -305,13 +352,12 @@ def _trim_edged(
     con: duckdb.DuckDBPyConnection,
     version: Path,
     fields: Sequence[FieldPlan],
-    mapping: ColumnMapping,
+    texts: Sequence[FieldPlan],
 ) -> None:
-    """Trim the text columns of the version file that need it, as the general path types text
-    (:func:`coerce.coerce_sql`): the file is written again, those columns trimmed, only when
-    :func:`edges.edged_columns` finds such a column — clean exports have none."""
-    texts = [p.name for p in fields if p.type == FieldType.STRING and p.name in mapping.sources]
-    edged = edged_columns(version, texts)
+    """Trim the ``texts`` columns of the version file that need it, as the general path types
+    text (:func:`coerce.coerce_sql`): the file is written again, those columns trimmed, only
+    when :func:`edges.edged_columns` finds such a column."""
+    edged = edged_columns(version, [plan.name for plan in texts])
     if not edged:
         return
     columns = ", ".join(
