@@ -404,9 +404,10 @@ def test_text_is_trimmed_in_the_copy_where_the_first_records_need_it_and_after_i
     asked: list[list[str]] = []
     real = ingest.edged_columns
 
-    def edged_columns(path: Path, names: list[str]) -> set[str]:
+    def edged_columns(path: Path, names: list[str], *, threads: int) -> set[str]:
         asked.append(sorted(names))
-        return real(path, names)
+        assert threads == 2  # the connection's
+        return real(path, names, threads=threads)
 
     monkeypatch.setattr(ingest, "edged_columns", edged_columns)
     early = {3: "\u3000"}  # after 甲3

@@ -4,10 +4,10 @@ The CSV fast path (:mod:`ingest`) stores a text field as read unless the file's 
 show it needs trimming, and only the columns this finds are then trimmed. Deciding per value in
 SQL (``coerce._edged``: the last character needs a ``substring``) cost about 430 instructions a
 value — a quarter of the typing COPY's work on the benchmark's file — where clean exports have
-no such value at all. Here the file is read back
-with pyarrow, row group by row group on every core, and each value is judged by its first and
-last bytes in numpy: a column chunk the writer dictionary-encoded (names, districts, codes) by
-its dictionary alone, the others (identifiers, phone numbers) value by value.
+no such value at all. Here the file is read back with pyarrow, row group by row group on
+``threads`` threads, and each value is judged by its first and last bytes in numpy: a column
+chunk the writer dictionary-encoded (names, districts, codes) by its dictionary alone, the
+others (identifiers, phone numbers) value by value.
 
 A value is *edged* when it is empty, or when its first or last byte is below ``!`` (every
 ASCII space and control character: a superset, which only costs a needless trim), or when it

@@ -317,11 +317,13 @@ def _read_in_place(
         raise
     structural, rows_structural = _structural(con, rejects_sql(scan, tag)) if rejected else ([], 0)
     seconds["check"] = time.perf_counter() - step
+    kept = rows > 0 and not (on_error == "reject" and rows_structural)
     step = time.perf_counter()
     try:
-        _trim_edged(
-            con, version, fields, [p for p in _texts(fields, mapping) if p.name not in trimmed]
-        )
+        if kept:
+            _trim_edged(
+                con, version, fields, [p for p in _texts(fields, mapping) if p.name not in trimmed]
+            )
     except BaseException:
         version.unlink(missing_ok=True)
         raise
@@ -340,7 +342,7 @@ def _read_in_place(
         quarantine_file=None,
         seconds=seconds,
     )
-    if (on_error == "reject" and rows_structural) or rows == 0:
+    if not kept:
         version.unlink()
         result.version_file = None
     if rows == 0 and not (on_error == "reject" and rows_structural):
@@ -357,7 +359,9 @@ def _trim_edged(
     """Trim the ``texts`` columns of the version file that need it, as the general path types
     text (:func:`coerce.coerce_sql`): the file is written again, those columns trimmed, only
     when :func:`edges.edged_columns` finds such a column."""
-    edged = edged_columns(version, [plan.name for plan in texts])
+    setting = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(setting[0]) if setting else None
+    edged = edged_columns(version, [plan.name for plan in texts], threads=threads)
     if not edged:
         return
     columns = ", ".join(
