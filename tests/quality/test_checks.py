@@ -434,3 +434,26 @@ def test_compare_is_null_when_either_side_is_null(con: duckdb.DuckDBPyConnection
     assert row == (True, None)
     with pytest.raises(ValueError, match="unknown comparison"):
         compare_sql("a", "=>", "b")
+
+
+@pytest.mark.parametrize("width", [0, 1, 7, 8, 9, 16, 18, 23])
+def test_text_of_one_width_hashes_in_place_as_the_padded_copy_does(width: int) -> None:
+    # A column whose values all have one byte length is hashed through strided views of its
+    # buffer; with a NULL among them the same values take the padded copy. Same hashes.
+    import numpy as np
+    import pyarrow as pa
+
+    rng = random.Random(f"hash-{width}")
+    alphabet = "0123456789X名"
+    values = []
+    while len(values) < 500:
+        text = "".join(rng.choice(alphabet) for _ in range(width))
+        if len(text.encode()) == width:
+            values.append(text)
+    whole = pa.array(["x" * (width + 1), *values])[1:]  # sliced: the data does not start at 0
+    in_place = column_scan._hashes(whole)
+    copied = column_scan._hashes(pa.array([*values, None]))
+    assert in_place is not None and copied is not None and len(in_place) == len(values)
+    assert np.array_equal(np.sort(in_place), np.sort(copied))
+    if width:
+        assert len(set(in_place.tolist())) == len(set(values))

@@ -536,17 +536,45 @@ def _hashes(array: pa.Array) -> np.ndarray | None:
         if valid is not None:
             chosen &= valid
         rows = None if valid is None and low == high else np.flatnonzero(chosen)
-        text = _text_rows(array, rows, width)
-        words = -(-width // 8)
-        padded = np.zeros((len(text), words * 8), dtype=np.uint8)
-        padded[:, :width] = text
-        hashes = np.full(len(text), width, dtype=np.uint64)
-        for word in padded.view("<u8").T:
+        words = _words(array, width) if rows is None else _padded_words(array, rows, width)
+        hashes = np.full(len(array) if rows is None else len(rows), width, dtype=np.uint64)
+        for word in words:
             hashes ^= word
             hashes *= _STEP
             hashes ^= hashes >> np.uint64(29)
         pieces.append(_finish(hashes))
     return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _padded_words(array: pa.Array, rows: np.ndarray, width: int) -> np.ndarray:
+    """The ``width``-byte values at ``rows`` as little-endian 64-bit words, the last one
+    padded with zero bytes: one row of words per word position."""
+    text = _text_rows(array, rows, width)
+    padded = np.zeros((len(text), -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = text
+    return padded.view("<u8").T
+
+
+def _words(array: pa.Array, width: int) -> list[np.ndarray]:
+    """The same words as :func:`_padded_words` for every value of an array whose values are all
+    ``width`` bytes long, read in place: the full words through strided views of the data
+    buffer (no copy of the column), the last bytes gathered into one word."""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=1, offset=4 * array.offset)
+    data, start, count = array.buffers()[2], int(offsets[0]), len(array)
+    full, rest = divmod(width, 8)
+    words = [
+        np.ndarray((count,), dtype="<u8", buffer=data, offset=start + 8 * i, strides=(width,))
+        for i in range(full)
+    ]
+    if rest:
+        tail = np.zeros(count, dtype=np.uint64)
+        for i in range(rest):
+            byte = np.ndarray(
+                (count,), dtype=np.uint8, buffer=data, offset=start + 8 * full + i, strides=(width,)
+            )
+            tail |= byte.astype(np.uint64) << np.uint64(8 * i)
+        words.append(tail)
+    return words
 
 
 @dataclass
