@@ -382,7 +382,7 @@ def test_a_large_file_keeps_its_row_order_in_the_version(tmp_path: Path) -> None
             f"SELECT count(*) FILTER (WHERE 序号 <> file_row_number), count(*) FROM "
             f"read_parquet('{staged.version_file}', file_row_number = true)"
         ).fetchone()
-        # Every text column had a value with a space in front: each was trimmed afterwards.
+        # Every text column had values with a space in front, from its first records: trimmed.
         untrimmed = con.execute(
             "SELECT "
             + ", ".join(f"count(*) FILTER (WHERE 名称{k} LIKE ' %')" for k in range(texts))
