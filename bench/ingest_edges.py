@@ -10,9 +10,12 @@ values throughout (the first records show it: trimmed in the COPY); and one such
 near the end (missed by the first records: the file is written again).
 
 Each variant runs in its own process (file work only: ``datastore.ingest.read_file``, no
-catalogue, no assessment); rounds alternate the two, and the best round counts.
+catalogue, no assessment); rounds alternate the two, and the best round counts. By hand,
+``--child money-wide`` runs the file work with amounts stored as DECIMAL(38,6), as before
+2026-11-27, for the narrow amounts' A/B (``datastore.coerce``).
 
     .venv/bin/python bench/ingest_edges.py --rows 2000000
+    .venv/bin/python bench/ingest_edges.py --child gongshu|gate-all|money-wide data.csv
 """
 
 from __future__ import annotations
@@ -72,9 +75,10 @@ def child(variant: str, path: Path) -> dict[str, Any]:
 
     fields = _bench().FIELDS
     plans = [ingest.FieldPlan(name, kind, frozenset(flags)) for name, kind, flags in fields]
-    if variant == "gate-all":
-        texts = {plan.name for plan in plans if plan.type == "string"}
-        ingest._edged_at_start = lambda *_args: set(texts)  # type: ignore[assignment]
+    if variant in ("gate-all", "money-wide"):  # what the first records decide, overridden
+        texts = {plan.name for plan in plans if plan.type == "string" and variant == "gate-all"}
+        wide = variant == "money-wide"  # (for the clean file: no text to trim there)
+        ingest._first_records = lambda *_args: (texts, wide)  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with duck.connect(memory_limit="4GB", threads=2, spill=work / "spill") as con:

@@ -362,3 +362,27 @@ def test_amounts_take_the_cast_without_a_regex_and_type_as_the_regex_path_would(
     differ = [(text, new, old) for text, new, old in found if new != old]
     assert not differ, differ[:10]
     assert sum(new is not None for _, new, _ in found) > 5000
+    # Typed narrow: the same amounts, and DuckDB's TOO_WIDE error for those of 10^12 or more.
+    narrow, _bad = coerce_sql("v", "money", narrow=True)
+    wide = {text: value for text, value, _ in found}
+    fitting = [text for text, value in wide.items() if value is None or abs(value) < 10**12]
+    narrowed = con.execute(f"SELECT v, {narrow} FROM unnest(?) AS t(v)", [fitting]).fetchall()
+    assert dict(narrowed) == {text: wide[text] for text in fitting}
+    too_large = sorted(set(wide) - set(fitting))
+    assert len(too_large) > 100
+    for text in too_large[:: len(too_large) // 20]:
+        with pytest.raises(duckdb.Error) as refused:
+            con.execute(f"SELECT {narrow} FROM (SELECT CAST(? AS VARCHAR) AS v)", [text])
+        assert coerce.too_wide(refused.value), text
+
+
+@pytest.mark.parametrize(("field_type", "text", "expected"), ACCEPTED)
+def test_accepted_forms_typed_narrow(
+    con: duckdb.DuckDBPyConnection, field_type: str, text: str, expected: Any
+) -> None:
+    # Narrow changes amounts only: DECIMAL(18,6) with the same value (and the bad-cell flag).
+    typed, bad = coerce_sql("v", field_type, narrow=True)
+    sql = f"SELECT {typed}, {bad}, typeof({typed}) FROM (SELECT CAST(? AS VARCHAR) AS v)"
+    found = con.execute(sql, [text]).fetchone()
+    assert found == (expected, False, duckdb_type(field_type, narrow=True))
+    assert found[2] == ("DECIMAL(18,6)" if field_type == "money" else duckdb_type(field_type))

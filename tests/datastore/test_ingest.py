@@ -477,3 +477,77 @@ def test_a_direct_read_refused_midway_goes_on_the_usual_way(
         len(content),
     )
     assert calls == [0, 8 << 20]
+
+
+@pytest.mark.parametrize("large", ["none", "early", "late", "bad-cell", "bad-cell-and-early"])
+def test_amounts_are_stored_narrow_unless_one_of_the_version_reaches_a_trillion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large: str
+) -> None:
+    # DECIMAL(18,6) holds every amount below 10^12 yuan; one larger amount makes the whole
+    # version DECIMAL(38,6). Seen among the first records, the COPY types wide at once; seen
+    # later, the narrow COPY stops at it and the file is typed again; on the general path (a
+    # bad cell) the staged amounts decide. The values are the same either way.
+    from decimal import Decimal
+
+    from gongshu.datastore import duck, ingest
+
+    monkeypatch.setattr(ingest, "EDGE_SAMPLE_ROWS", 100)
+    typed: list[bool] = []
+    real = ingest._typed_sql
+
+    def typed_sql(*args: Any, narrow: bool = True) -> str:
+        typed.append(narrow)
+        return real(*args, narrow=narrow)
+
+    monkeypatch.setattr(ingest, "_typed_sql", typed_sql)
+    amounts = {i: f"{i}.25" for i in range(1000)}
+    amounts |= {5: "999999999999.999999", 6: "-1.2万", 7: "￥1,234.50", 8: ""}
+    if large.endswith("early"):
+        amounts[50] = "1000000000000"
+    elif large == "late":
+        amounts[900] = "-1000000000000.5"
+    bad = large.startswith("bad-cell")
+    counts = {i: "x" if bad and i == 600 else str(i) for i in range(1000)}
+    path = tmp_path / "amounts.csv"
+    body = "".join(f'{i},{counts[i]},"{amounts[i]}"\n' for i in range(1000))
+    path.write_text("序号,次数,金额\n" + body, "utf-8")
+    plans = [ingest.FieldPlan(name, kind) for name, kind in
+             [("序号", "integer"), ("次数", "integer"), ("金额", "money")]]  # fmt: skip
+    work = tmp_path / "work"
+    work.mkdir()
+    with duck.connect(memory_limit="500MB", threads=2, spill=work / "spill") as con:
+        staged = ingest.read_file(con, path=path, filename=path.name, workdir=work, fields=plans)
+        assert staged.version_file is not None
+        source = f"read_parquet('{staged.version_file}')"
+        kind = con.execute(f"SELECT typeof(金额) FROM {source} LIMIT 1").fetchone()
+        stored = dict(con.execute(f"SELECT 序号, 金额 FROM {source}").fetchall())
+    written = {"-1.2万": "-12000", "￥1,234.50": "1234.50"}
+    expected = {
+        i: None if text == "" else Decimal(written.get(text, text))
+        for i, text in amounts.items()
+        if not (bad and i == 600)
+    }
+    assert stored == expected
+    assert kind == ("DECIMAL(38,6)" if large.endswith(("early", "late")) else "DECIMAL(18,6)",)
+    # The fast path's COPYs: narrow, wide, or narrow then wide (then the general path if bad).
+    assert typed == [not large.endswith("early")] + [False] * (large == "late")
+
+
+def test_a_diff_sees_the_same_amounts_stored_narrow_and_wide_as_unchanged(tmp_path: Path) -> None:
+    from gongshu.datastore.diff import diff_versions
+
+    paths = {}
+    with duckdb.connect() as con:
+        for width in (18, 38):
+            paths[width] = tmp_path / f"v{width}.parquet"
+            con.execute(
+                f"COPY (SELECT i AS 序号, CAST(i * 1.5 - 7 AS DECIMAL({width},6)) AS 金额, "
+                f"'名' || i AS 名称 FROM range(1000) t(i)) TO '{paths[width]}' (FORMAT parquet)"
+            )
+        names = ["序号", "金额", "名称"]
+        by_key = diff_versions(con, old=paths[38], new=paths[18], old_fields=names,
+                               new_fields=names, keys=["序号"])  # fmt: skip
+        whole = diff_versions(con, old=paths[18], new=paths[38], old_fields=names,
+                              new_fields=names)  # fmt: skip
+    assert (by_key["added"], by_key["removed"], by_key["changed"]) == (0, 0, 0)
+    assert by_key["unchanged"] == 1000 and whole["unchanged"] == 1000

@@ -3,12 +3,15 @@
 With key fields, rows are matched by key and compared by a hash of their other shared
 fields; keys that repeat are reported, since they make "changed" ambiguous. Without keys the
 versions are compared as multisets of whole-row hashes (changed is then not defined).
-Fields present in only one version are listed and left out of the comparison.
+Fields present in only one version are listed and left out of the comparison. A field stored
+as another type in the other version (amounts as DECIMAL(18,6) in one, DECIMAL(38,6) in the
+other: :mod:`coerce`) is compared as text, since DuckDB hashes the same value of two types
+differently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,23 @@ from gongshu.datastore.duck import quote, sql_string
 __all__ = ["diff_versions"]
 
 
-def _row_hash(names: Sequence[str], alias: str) -> str:
+def _row_hash(names: Sequence[str], alias: str, as_text: Collection[str]) -> str:
     if not names:
         return "0"
-    return f"hash({', '.join(f'{alias}.{quote(n)}' for n in names)})"
+    columns = [
+        f"CAST({alias}.{quote(n)} AS VARCHAR)" if n in as_text else f"{alias}.{quote(n)}"
+        for n in names
+    ]
+    return f"hash({', '.join(columns)})"
+
+
+def _retyped(con: duckdb.DuckDBPyConnection, a: str, b: str) -> set[str]:
+    """The columns whose stored types differ between the two files."""
+    types = [
+        {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        for source in (a, b)
+    ]
+    return {name for name, kind in types[0].items() if types[1].get(name, kind) != kind}
 
 
 def diff_versions(
@@ -40,6 +56,7 @@ def diff_versions(
     values = [name for name in shared if name not in keys]
     a = f"read_parquet({sql_string(str(old))})"
     b = f"read_parquet({sql_string(str(new))})"
+    retyped = _retyped(con, a, b)
     result: dict[str, Any] = {
         "keys": list(keys),
         "fields_added": [n for n in new_fields if n not in old_fields],
@@ -50,8 +67,8 @@ def diff_versions(
         on = " AND ".join(f"o.{quote(k)} IS NOT DISTINCT FROM n.{quote(k)}" for k in keys)
         row = con.execute(
             f"""
-            WITH o AS (SELECT {key_list}, {_row_hash(values, "t")} AS h FROM {a} AS t),
-                 n AS (SELECT {key_list}, {_row_hash(values, "t")} AS h FROM {b} AS t)
+            WITH o AS (SELECT {key_list}, {_row_hash(values, "t", retyped)} AS h FROM {a} AS t),
+                 n AS (SELECT {key_list}, {_row_hash(values, "t", retyped)} AS h FROM {b} AS t)
             SELECT
               count(*) FILTER (WHERE o.h IS NULL),
               count(*) FILTER (WHERE n.h IS NULL),
@@ -73,10 +90,11 @@ def diff_versions(
             duplicate_keys=int(duplicated[0]),
         )
         return result
+    hashed = _row_hash(shared, "t", retyped)
     row = con.execute(
         f"""
-        WITH o AS (SELECT {_row_hash(shared, "t")} AS h, count(*) AS k FROM {a} AS t GROUP BY 1),
-             n AS (SELECT {_row_hash(shared, "t")} AS h, count(*) AS k FROM {b} AS t GROUP BY 1)
+        WITH o AS (SELECT {hashed} AS h, count(*) AS k FROM {a} AS t GROUP BY 1),
+             n AS (SELECT {hashed} AS h, count(*) AS k FROM {b} AS t GROUP BY 1)
         SELECT
           coalesce(sum(greatest(coalesce(n.k, 0) - coalesce(o.k, 0), 0)), 0),
           coalesce(sum(greatest(coalesce(o.k, 0) - coalesce(n.k, 0), 0)), 0),

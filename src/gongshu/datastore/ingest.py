@@ -8,7 +8,9 @@ are suspects, and only those are typed again from the source, to tell a blank ce
 a bad one. Malformed records come from DuckDB's reject log of the same read. Text is trimmed in
 the COPY only in the columns whose first records need it; the other text columns are stored as
 read, then read back in numpy (:mod:`edges`), and any that needs trimming after all is trimmed by
-writing the file again.
+writing the file again. Amounts are typed narrow (DECIMAL(18,6), :mod:`coerce`) unless the first
+records hold one of 10^12 yuan or more; one found later stops the COPY, and the file is typed
+again wide (DECIMAL(38,6)), so that a version's amounts have one type.
 
 Only when a cell did not convert — rare, and the case where row numbers are needed — does the
 file take the general path (the in-place read is then wasted work), which every other format
@@ -16,8 +18,9 @@ takes: the source is opened with
 ``_row`` (:mod:`sources`) and one pass writes a staging file with every field typed, the row
 number, and — only for cells that did not convert — the original text beside it. Everything
 after reads that columnar file: error totals and the first located errors, then the version
-file (good rows, fields only) and, under the quarantine policy, the set-aside rows with their
-original text. No database is touched here; :mod:`service` records the outcome.
+file (good rows, fields only; amounts narrow when every staged one fits) and, under the
+quarantine policy, the set-aside rows with their original text. No database is touched here;
+:mod:`service` records the outcome.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 import duckdb
 
 from gongshu.catalog.vocab import FieldType
-from gongshu.datastore.coerce import coerce_sql, duckdb_type, reason
+from gongshu.datastore.coerce import MONEY_LIMIT, coerce_sql, duckdb_type, reason, too_wide
 from gongshu.datastore.duck import quote, run_with_progress, sql_string
 from gongshu.datastore.edges import edged_columns
 from gongshu.datastore.mapping import ColumnMapping, map_columns
@@ -229,19 +232,21 @@ def _typed_sql(
     plans: Sequence[FieldPlan],
     mapping: ColumnMapping,
     trimmed: Collection[str] = (),
+    *,
+    narrow: bool = True,
 ) -> str:
     """Every field typed from the ``width`` text columns of ``select`` — text fields as read,
-    untrimmed, unless ``trimmed`` names them (see :func:`_read_in_place`); rows with every
-    cell empty are left out."""
+    untrimmed, unless ``trimmed`` names them (see :func:`_read_in_place`), amounts ``narrow``
+    or not (:mod:`coerce`); rows with every cell empty are left out."""
     typed = []
     for plan in plans:
         position = mapping.sources.get(plan.name)
         if position is None:
-            value = f"CAST(NULL AS {duckdb_type(plan.type)})"
+            value = f"CAST(NULL AS {duckdb_type(plan.type, narrow=narrow)})"
         elif plan.type == FieldType.STRING and plan.name not in trimmed:
             value = quote(f"c{position}")
         else:
-            value = coerce_sql(quote(f"c{position}"), plan.type)[0]
+            value = coerce_sql(quote(f"c{position}"), plan.type, narrow=narrow)[0]
         typed.append(f"{value} AS {quote(plan.name)}")
     listed = ", ".join(quote(f"c{i}") for i in range(width))
     return f"SELECT {', '.join(typed)} FROM ({select}) AS src WHERE coalesce({listed}) IS NOT NULL"
@@ -251,25 +256,35 @@ def _texts(fields: Sequence[FieldPlan], mapping: ColumnMapping) -> list[FieldPla
     return [p for p in fields if p.type == FieldType.STRING and p.name in mapping.sources]
 
 
-def _edged_at_start(
+def _first_records(
     con: duckdb.DuckDBPyConnection,
     scan: TextScan,
     fields: Sequence[FieldPlan],
     mapping: ColumnMapping,
-) -> set[str]:
-    """The text fields with a value that trimming changes among the first ``EDGE_SAMPLE_ROWS``
-    records of the file."""
+) -> tuple[set[str], bool]:
+    """Among the first ``EDGE_SAMPLE_ROWS`` records of the file: the text fields with a value
+    that trimming changes, and whether an amount there is too large to type narrow."""
     texts = _texts(fields, mapping)
-    if not texts:
-        return set()
-    changed = ", ".join(
-        f"bool_or({coerce_sql(column, plan.type)[0]} IS DISTINCT FROM {column})"
+    amounts = [p for p in fields if p.type == FieldType.MONEY and p.name in mapping.sources]
+    if not texts and not amounts:
+        return set(), False
+    column = {plan.name: quote(f"c{mapping.sources[plan.name]}") for plan in texts + amounts}
+    changed = [
+        f"bool_or({coerce_sql(column[plan.name], plan.type)[0]} IS DISTINCT FROM "
+        f"{column[plan.name]})"
         for plan in texts
-        for column in [quote(f"c{mapping.sources[plan.name]}")]
-    )
+    ]
+    large = [
+        f"coalesce(bool_or(abs({coerce_sql(column[plan.name], plan.type)[0]}) >= {MONEY_LIMIT}), "
+        "false)"
+        for plan in amounts
+    ]
     first = f"SELECT * FROM ({scan.select(uuid.uuid4().hex)}) LIMIT {EDGE_SAMPLE_ROWS}"
-    found = read_text(con, f"SELECT {changed} FROM ({first})", filename=scan.filename)
-    return {plan.name for plan, flag in zip(texts, found[0], strict=True) if flag}
+    found = read_text(
+        con, f"SELECT {', '.join(changed + large)} FROM ({first})", filename=scan.filename
+    )[0]
+    edged = {plan.name for plan, flag in zip(texts, found[: len(texts)], strict=True) if flag}
+    return edged, any(found[len(texts) :])
 
 
 def _read_in_place(
@@ -292,16 +307,26 @@ def _read_in_place(
     back (cheaply, in numpy) and trims the few that do need it after all.
     """
     step = time.perf_counter()
-    tag = uuid.uuid4().hex
     version = workdir / "version.parquet"
-    trimmed = _edged_at_start(con, scan, fields, mapping)
-    select = _typed_sql(scan.select(tag), len(scan.headers), fields, mapping, trimmed)
-    copied = read_text(
-        con,
-        _copy(select, version),
-        filename=scan.filename,
-        progress=lambda pct: tell("typing", pct),
-    )
+    trimmed, wide = _first_records(con, scan, fields, mapping)
+    while True:
+        tag = uuid.uuid4().hex
+        select = _typed_sql(
+            scan.select(tag), len(scan.headers), fields, mapping, trimmed, narrow=not wide
+        )
+        try:
+            copied = read_text(
+                con,
+                _copy(select, version),
+                filename=scan.filename,
+                progress=lambda pct: tell("typing", pct),
+            )
+            break
+        except InvalidInput as exc:  # a large amount after the first records: type it again
+            version.unlink(missing_ok=True)
+            if wide or not too_wide(exc):
+                raise
+            wide = True
     rows = int(copied[0][0]) if copied else 0
     seconds["type+write"] = time.perf_counter() - step
     step = time.perf_counter()
@@ -494,7 +519,13 @@ def _read_staged(
     if rows_read - rows_bad == 0:
         raise _nothing_stored(filename, rows_bad)
     step = time.perf_counter()
-    names = ", ".join(quote(plan.name) for plan in fields)
+    narrow = _amounts_fit(con, staged, fields)
+    names = ", ".join(
+        f"CAST({quote(plan.name)} AS {duckdb_type(plan.type, narrow=True)}) AS {quote(plan.name)}"
+        if narrow and plan.type == FieldType.MONEY
+        else quote(plan.name)
+        for plan in fields
+    )
     good = f"SELECT {names} FROM {staged}" + (" WHERE NOT _bad" if rows_bad else "")
     result.version_file = workdir / "version.parquet"
     run_with_progress(con, _copy(good, result.version_file), lambda pct: tell("storing", pct))
@@ -504,6 +535,16 @@ def _read_staged(
     seconds["storing"] = time.perf_counter() - step
     stage.unlink(missing_ok=True)
     return result
+
+
+def _amounts_fit(con: duckdb.DuckDBPyConnection, staged: str, fields: Sequence[FieldPlan]) -> bool:
+    """Whether every amount staged is below ``MONEY_LIMIT``: stored narrow (:mod:`coerce`)."""
+    amounts = [quote(plan.name) for plan in fields if plan.type == FieldType.MONEY]
+    if not amounts:
+        return True
+    largest = ", ".join(f"max(abs({name}))" for name in amounts)
+    found = con.execute(f"SELECT greatest({largest}) FROM {staged}").fetchone()
+    return found is None or found[0] is None or found[0] < MONEY_LIMIT
 
 
 def _first_errors(
