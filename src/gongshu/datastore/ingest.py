@@ -252,8 +252,11 @@ def _typed_sql(
     return f"SELECT {', '.join(typed)} FROM ({select}) AS src WHERE coalesce({listed}) IS NOT NULL"
 
 
-def _texts(fields: Sequence[FieldPlan], mapping: ColumnMapping) -> list[FieldPlan]:
-    return [p for p in fields if p.type == FieldType.STRING and p.name in mapping.sources]
+def _mapped(
+    fields: Sequence[FieldPlan], mapping: ColumnMapping, kind: FieldType
+) -> list[FieldPlan]:
+    """The fields of type ``kind`` that a column of the file fills."""
+    return [p for p in fields if p.type == kind and p.name in mapping.sources]
 
 
 def _first_records(
@@ -264,8 +267,8 @@ def _first_records(
 ) -> tuple[set[str], bool]:
     """Among the first ``EDGE_SAMPLE_ROWS`` records of the file: the text fields with a value
     that trimming changes, and whether an amount there is too large to type narrow."""
-    texts = _texts(fields, mapping)
-    amounts = [p for p in fields if p.type == FieldType.MONEY and p.name in mapping.sources]
+    texts = _mapped(fields, mapping, FieldType.STRING)
+    amounts = _mapped(fields, mapping, FieldType.MONEY)
     if not texts and not amounts:
         return set(), False
     column = {plan.name: quote(f"c{mapping.sources[plan.name]}") for plan in texts + amounts}
@@ -347,7 +350,10 @@ def _read_in_place(
     try:
         if kept:
             _trim_edged(
-                con, version, fields, [p for p in _texts(fields, mapping) if p.name not in trimmed]
+                con,
+                version,
+                fields,
+                [p for p in _mapped(fields, mapping, FieldType.STRING) if p.name not in trimmed],
             )
     except BaseException:
         version.unlink(missing_ok=True)
